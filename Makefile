@@ -1,0 +1,46 @@
+# Lend: the two set-up commands are `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/lend
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+# DuckDB must never try the network for extensions; tests and the binary set this too.
+export GOFLAGS := -buildvcs=false
+
+.PHONY: all build run test test-short bench notebooks fmt vet clean
+
+all: build
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/lend
+
+# The service on embedded defaults (./lend-data; a demo portfolio on first start).
+run: build
+	./$(BIN) serve --demo
+
+# The whole test suite. PostgreSQL-backed tests run when a server answers.
+test:
+	@if [ -z "$$LEND_TEST_POSTGRES" ] && command -v pg_isready >/dev/null 2>&1 && pg_isready -h 127.0.0.1 -p 5432 -q; then \
+		export LEND_TEST_POSTGRES="postgres://postgres@127.0.0.1:5432/test?sslmode=disable"; \
+		echo "make test: PostgreSQL found, LEND_TEST_POSTGRES=$$LEND_TEST_POSTGRES"; \
+	fi; \
+	$(GO) vet ./... && $(GO) test -count=1 -timeout 25m ./...
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+# Benchmarks; figures go to docs/PERFORMANCE.md with the machine and the command.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+notebooks:
+	./notebooks/run.sh
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin
