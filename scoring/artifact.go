@@ -43,6 +43,17 @@ type Model struct {
 	Policy        Policy          `json:"policy"`
 	Capacity      *CapacityModel  `json:"capacity,omitempty"`
 	Metrics       ModelMetrics    `json:"metrics"`
+	// Candidates lists every column training considered, with its IV and why it
+	// was or was not selected, so a risk officer can audit the selection.
+	Candidates []Candidate `json:"candidates,omitempty"`
+}
+
+// Candidate is one column considered by training.
+type Candidate struct {
+	Name   string  `json:"name"`
+	Type   string  `json:"type"`
+	IV     float64 `json:"iv"`
+	Status string  `json:"status"` // "selected" or "dropped: <reason>"
 }
 
 // DataFingerprint identifies the training data.
@@ -52,6 +63,11 @@ type DataFingerprint struct {
 	SHA256  string  `json:"sha256"` // of the input file bytes
 	BadRate float64 `json:"bad_rate"`
 	Source  string  `json:"source"` // file base name
+	// SkipRows is the number of lines skipped before the header (e.g. 1 for a
+	// file with two header lines).
+	SkipRows  int `json:"skip_rows,omitempty"`
+	TrainRows int `json:"train_rows"`
+	TestRows  int `json:"test_rows"`
 }
 
 // Option is one training option, recorded for reproducibility.
@@ -81,6 +97,10 @@ type Variable struct {
 	ReasonCode  string  `json:"reason_code"` // stable code, e.g. "R03"
 	ReasonText  string  `json:"reason_text"` // sentence a merchant can read
 	Bins        []Bin   `json:"bins"`
+	// VIF is the variance inflation factor of the WoE among selected variables.
+	VIF float64 `json:"vif"`
+	// Trend is the WoE trend of the bins: "asc", "desc", "bad rate" (categorical).
+	Trend string `json:"trend,omitempty"`
 }
 
 // Bin is one attribute of a variable. A numeric value x falls in the range bin
@@ -106,6 +126,10 @@ type Calibration struct {
 	Method string  `json:"method"` // "logistic"
 	A      float64 `json:"a"`
 	B      float64 `json:"b"`
+	// FittedOn says which rows the calibration was fitted on ("test" or "all")
+	// and N how many.
+	FittedOn string `json:"fitted_on,omitempty"`
+	N        int    `json:"n,omitempty"`
 }
 
 // Grade is a PD band: a score whose PD is <= MaxPD (and above the previous grade's) gets Name.
@@ -114,42 +138,76 @@ type Grade struct {
 	MaxPD float64 `json:"max_pd"`
 }
 
-// Policy holds the limit, eligibility and pricing parameters (issue 5). Rates
-// and shares are decimal strings so the artifact states them exactly.
+// Policy holds the eligibility, limit and pricing parameters (issue 5; every
+// field is documented in docs/POLICY.md). Rates and shares are decimal strings
+// (at most 9 decimal places) so the artifact states them exactly; money is in
+// minor units of Currency.
 type Policy struct {
-	Currency          string        `json:"currency"`
-	MinTenureDays     int           `json:"min_tenure_days"`
-	MaxDormantDays    int           `json:"max_dormant_days"`
-	MinMonthlySales   int64         `json:"min_monthly_sales_minor"`
-	MaxRefundRate     string        `json:"max_refund_rate"`
-	MaxChargebacks180 int           `json:"max_chargebacks_180d"`
-	MaxPD             string        `json:"max_pd"`
-	LimitStepMinor    int64         `json:"limit_step_minor"`
-	ProductCapMinor   int64         `json:"product_cap_minor"`
-	LGD               string        `json:"lgd"`
-	ELBudgetMinor     int64         `json:"expected_loss_budget_minor"` // per line
-	FundingCost       string        `json:"funding_cost_annual"`
-	OperatingMargin   string        `json:"operating_margin_annual"`
-	MaxAPR            string        `json:"max_apr"`
-	ByGrade           []GradePolicy `json:"by_grade"`
+	Currency              string          `json:"currency"`
+	MinorPerMajor         int64           `json:"minor_per_major"` // feature amounts are major units; 100 for USD
+	MinTenureDays         int             `json:"min_tenure_days"`
+	MaxDormantDays        int             `json:"max_dormant_days"`
+	MinMonthlySalesMinor  int64           `json:"min_monthly_sales_minor"`
+	MaxRefundRate         string          `json:"max_refund_rate"`
+	MaxChargebacks180     int             `json:"max_chargebacks_180d"`
+	MaxPD                 string          `json:"max_pd"`
+	MinLimitMinor         int64           `json:"min_limit_minor"` // a line below this is not offered
+	LimitStepMinor        int64           `json:"limit_step_minor"`
+	LGD                   string          `json:"lgd"`
+	ELBudgetMinor         int64           `json:"expected_loss_budget_minor"` // per line: PD × LGD × limit must not exceed it
+	FundingCostAnnual     string          `json:"funding_cost_annual"`
+	OperatingMarginAnnual string          `json:"operating_margin_annual"`
+	MaxAPR                string          `json:"max_apr"` // the legal maximum; the priced APR is clamped to it
+	ByGrade               []GradePolicy   `json:"by_grade"`
+	Products              []ProductPolicy `json:"products"`
+	// WorseWhen names the behaviour features whose worse direction is known.
+	// A model that rewards worse behaviour in one of them (scorecard points
+	// or a capacity coefficient moving the wrong way) is refused at load, so
+	// worse behaviour can never raise a limit or lower a price.
+	WorseWhen []Direction `json:"worse_when"`
 }
 
-// GradePolicy holds the grade-dependent limit parameters.
+// GradePolicy holds the grade-dependent limit parameters. Multiples and caps
+// must not rise from a grade to a riskier one.
 type GradePolicy struct {
 	Grade         string `json:"grade"`
 	SalesMultiple string `json:"sales_multiple"` // limit = multiple × predicted monthly sales
 	CapMinor      int64  `json:"cap_minor"`
 }
 
-// CapacityModel predicts next-90-day sales from features (linear regression).
+// ProductPolicy holds one product's bounds: the cap on a line or loan of this
+// product, the smallest amount worth offering and the allowed terms.
+type ProductPolicy struct {
+	Name           string `json:"name"` // "term_loan" or "credit_line"
+	CapMinor       int64  `json:"cap_minor"`
+	MinAmountMinor int64  `json:"min_amount_minor"`
+	MinTermMonths  int    `json:"min_term_months"`
+	MaxTermMonths  int    `json:"max_term_months"`
+}
+
+// Direction states which way a feature is worse: "higher" or "lower".
+type Direction struct {
+	Feature string `json:"feature"`
+	Worse   string `json:"worse"`
+}
+
+// CapacityModel predicts next-90-day sales (major units) from features with a
+// linear regression (github.com/sajari/regression), optionally on log1p of
+// the target and of heavy-tailed non-negative inputs.
 type CapacityModel struct {
-	Target       string    `json:"target"`
-	Transform    string    `json:"transform"` // "none" or "log1p" (model fitted on log1p(y))
-	Variables    []string  `json:"variables"`
-	Intercept    float64   `json:"intercept"`
-	Coefficients []float64 `json:"coefficients"`
-	R2Test       float64   `json:"r2_test"`
-	MAETest      float64   `json:"mae_test"`
+	Target          string    `json:"target"`
+	Transform       string    `json:"transform"`      // "none" or "log1p" (model fitted on log1p(y))
+	HorizonMonths   int       `json:"horizon_months"` // the target covers this many months (3 for 90 days)
+	Variables       []string  `json:"variables"`
+	InputTransforms []string  `json:"input_transforms"` // per variable: "none" or "log1p"
+	Intercept       float64   `json:"intercept"`
+	Coefficients    []float64 `json:"coefficients"`
+	MaxTarget       float64   `json:"max_target"` // largest training target: predictions are capped at it
+	TrainRows       int       `json:"train_rows"`
+	TestRows        int       `json:"test_rows"`
+	R2Train         float64   `json:"r2_train"` // on the fitted scale
+	R2Test          float64   `json:"r2_test"`  // on the original scale
+	MAETest         float64   `json:"mae_test"` // major units, original scale
 }
 
 // ModelMetrics are the validation figures on the train and test parts.
@@ -160,6 +218,19 @@ type ModelMetrics struct {
 	// score cut points and the training share in each of the len(cuts)+1 bins.
 	ScoreCuts   []float64 `json:"score_cuts"`
 	ScoreShares []float64 `json:"score_shares"`
+	// TestBands compares calibrated PD with the observed bad rate in each score
+	// decile of the test part.
+	TestBands []Band `json:"test_bands,omitempty"`
+}
+
+// Band is one score band: its score range [MinScore, MaxScore], rows, mean
+// calibrated PD and observed bad rate.
+type Band struct {
+	MinScore   int     `json:"min_score"`
+	MaxScore   int     `json:"max_score"`
+	N          int     `json:"n"`
+	MeanPD     float64 `json:"mean_pd"`
+	ObservedBR float64 `json:"observed_bad_rate"`
 }
 
 // Metrics are the validation figures on one data set.
@@ -175,6 +246,7 @@ type Metrics struct {
 	LogLoss float64 `json:"log_loss"`
 	HLStat  float64 `json:"hosmer_lemeshow"`
 	HLP     float64 `json:"hosmer_lemeshow_p"`
+	PSI     float64 `json:"psi"` // population stability of the score against the training part
 }
 
 // ComputeID returns the content hash of m: sha256 of its JSON with ID and

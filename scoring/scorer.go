@@ -8,45 +8,78 @@ import (
 // Scorer is a compiled model: bin lookups prepared once so Score allocates nothing.
 // It is safe for concurrent use.
 type Scorer struct {
-	m    *Model
-	vars []compiledVar
+	m       *Model
+	vars    []compiledVar
+	index   map[string]int // variable name -> model position
+	reasons []reasonText   // per variable: stable code and sentences, prepared once
 }
 
 type compiledVar struct {
+	name        string
 	categorical bool
 	// numeric: ranges sorted by lower bound; uppers[i] is the exclusive upper bound of range i.
 	rangeIdx []int     // bin index of each range, in ascending order
 	uppers   []float64 // +Inf for the last
 	lowers   []float64 // -Inf for the first
-	missing  int       // bin index for missing values, -1 if none
-	specials []float64 // special codes
-	specIdx  []int
-	cats     map[string]int // categorical level -> bin index
-	other    int            // bin for unseen levels, -1 if none
-	points   []int
+	// missing is the bin a missing value scores through: the missing bin, or,
+	// when training saw no missing value, the worst attribute (fewest points)
+	// so an unknown value is never rewarded.
+	missing    int
+	hasMissing bool // the model has a real missing bin
+	specials   []float64
+	specIdx    []int
+	cats       map[string]int // categorical level -> bin index
+	other      int            // bin for unseen levels, -1 if none
+	points     []int
+	best       int // the most points any attribute gives
+	linearScan bool
 }
+
+// linearScanMax is the number of ranges up to which a linear scan beats a
+// binary search (the common scorecard has 3–8 bins).
+const linearScanMax = 8
 
 // Result is the outcome of scoring one row. Reuse it across calls to avoid allocation.
 type Result struct {
 	Score  int
 	PD     float64
 	Grade  string
-	Bins   []int // bin index chosen per variable (model order)
-	Points []int // points per variable (model order)
+	Bins   []int  // bin index chosen per variable (model order)
+	Points []int  // points per variable (model order)
+	Absent []bool // the row did not carry the variable at all (scored as missing)
 }
 
-// NewScorer compiles m for scoring.
+// Features is one merchant's feature values by name, as a feature file holds
+// them (amounts in major units). A name with no entry is absent: its variable
+// scores through the missing bin and the reasons say so. NaN is a present but
+// NULL value (e.g. no refund rate without sales) and scores through the
+// missing bin without being reported as absent data.
+type Features struct {
+	Num map[string]float64
+	Str map[string]string
+}
+
+// NewScorer compiles m for scoring. It trusts m; use Compile (or LoadScorer)
+// for an artifact from outside, which validates it first.
 func NewScorer(m *Model) *Scorer {
-	s := &Scorer{m: m, vars: make([]compiledVar, len(m.Variables))}
+	s := &Scorer{m: m, vars: make([]compiledVar, len(m.Variables)), index: make(map[string]int, len(m.Variables))}
 	for i, v := range m.Variables {
-		cv := compiledVar{categorical: v.Type == "categorical", missing: -1, other: -1, points: make([]int, len(v.Bins))}
+		s.index[v.Name] = i
+		cv := compiledVar{name: v.Name, categorical: v.Type == "categorical", missing: -1, other: -1, points: make([]int, len(v.Bins))}
 		type rb struct {
 			idx    int
 			lo, hi float64
 		}
 		var ranges []rb
+		worst := 0
 		for j, b := range v.Bins {
 			cv.points[j] = b.Points
+			if j == 0 || b.Points > cv.best {
+				cv.best = b.Points
+			}
+			if b.Points < v.Bins[worst].Points {
+				worst = j
+			}
 			switch b.Kind {
 			case BinRange:
 				lo, hi := math.Inf(-1), math.Inf(1)
@@ -59,6 +92,7 @@ func NewScorer(m *Model) *Scorer {
 				ranges = append(ranges, rb{j, lo, hi})
 			case BinMissing:
 				cv.missing = j
+				cv.hasMissing = true
 			case BinSpecial:
 				if b.Special != nil {
 					cv.specials = append(cv.specials, *b.Special)
@@ -75,32 +109,49 @@ func NewScorer(m *Model) *Scorer {
 				cv.other = j
 			}
 		}
-		sort.Slice(ranges, func(a, b int) bool { return ranges[a].lo < ranges[b].lo })
+		if cv.missing < 0 && len(v.Bins) > 0 {
+			cv.missing = worst
+		}
+		sort.SliceStable(ranges, func(a, b int) bool { return ranges[a].lo < ranges[b].lo })
 		for _, r := range ranges {
 			cv.rangeIdx = append(cv.rangeIdx, r.idx)
 			cv.lowers = append(cv.lowers, r.lo)
 			cv.uppers = append(cv.uppers, r.hi)
 		}
+		cv.linearScan = len(cv.uppers) <= linearScanMax
 		s.vars[i] = cv
 	}
+	s.reasons = prepareReasons(m)
 	return s
 }
 
 // Model returns the compiled model.
 func (s *Scorer) Model() *Model { return s.m }
 
-// NewResult returns a Result sized for this model.
-func (s *Scorer) NewResult() *Result {
-	return &Result{Bins: make([]int, len(s.vars)), Points: make([]int, len(s.vars))}
+// NumVariables returns the number of model variables.
+func (s *Scorer) NumVariables() int { return len(s.vars) }
+
+// VariableIndex returns the model position of the variable named name.
+func (s *Scorer) VariableIndex(name string) (int, bool) {
+	i, ok := s.index[name]
+	return i, ok
 }
 
-// BinNumeric returns the bin index of numeric value x for variable i, or -1
-// when no bin holds it (a value outside every range and no missing bin).
-// NaN is missing; a special code goes to its own bin; otherwise the range with
-// lower <= x < upper.
-func (s *Scorer) BinNumeric(i int, x float64) int {
-	cv := &s.vars[i]
-	if math.IsNaN(x) {
+// NewResult returns a Result sized for this model.
+func (s *Scorer) NewResult() *Result {
+	n := len(s.vars)
+	return &Result{Bins: make([]int, n), Points: make([]int, n), Absent: make([]bool, n)}
+}
+
+// BinNumeric returns the bin index of numeric value x for variable i. NaN is
+// missing; a special code goes to its own bin; otherwise the range with
+// lower <= x < upper; a value in no range (a model whose outer bounds are
+// finite) scores as missing. -1 only for a variable with no bins.
+func (s *Scorer) BinNumeric(i int, x float64) int { return s.vars[i].binNumeric(x) }
+
+// binNumericSlow handles special codes, many ranges and values in no range.
+func (cv *compiledVar) binNumericSlow(x float64) int {
+	if x != x { // NaN
 		return cv.missing
 	}
 	for k, sp := range cv.specials {
@@ -109,9 +160,19 @@ func (s *Scorer) BinNumeric(i int, x float64) int {
 		}
 	}
 	// first range whose upper bound exceeds x
-	k := sort.SearchFloat64s(cv.uppers, x)
-	for k < len(cv.uppers) && cv.uppers[k] <= x {
-		k++
+	var k int
+	if cv.linearScan {
+		for k < len(cv.uppers) && cv.uppers[k] <= x {
+			k++
+		}
+	} else {
+		k = sort.SearchFloat64s(cv.uppers, x)
+		for k < len(cv.uppers) && cv.uppers[k] <= x {
+			k++
+		}
+	}
+	if k == len(cv.uppers) && k > 0 && x > math.MaxFloat64 && cv.uppers[k-1] > math.MaxFloat64 {
+		k-- // +Inf belongs to the open-ended top range
 	}
 	if k < len(cv.uppers) && x >= cv.lowers[k] {
 		return cv.rangeIdx[k]
@@ -136,13 +197,15 @@ func (s *Scorer) BinCategorical(i int, v string) int {
 
 // Score scores one row. num[i] is variable i's value if numeric (NaN = missing);
 // str[i] its level if categorical ("" = missing); either may be nil when the
-// model has no variable of that type. A variable whose value falls in no bin
-// scores 0 points and has Bins[i] = -1.
+// model has no variable of that type. This is the hot path: it allocates
+// nothing. A variable whose value falls in no bin scores through the missing
+// bin (or the worst attribute when the model has none).
 func (s *Scorer) Score(num []float64, str []string, r *Result) {
 	total := 0
 	for i := range s.vars {
+		cv := &s.vars[i]
 		var j int
-		if s.vars[i].categorical {
+		if cv.categorical {
 			v := ""
 			if str != nil {
 				v = str[i]
@@ -153,19 +216,137 @@ func (s *Scorer) Score(num []float64, str []string, r *Result) {
 			if num != nil {
 				x = num[i]
 			}
-			j = s.BinNumeric(i, x)
+			j = cv.binNumeric(x)
 		}
-		r.Bins[i] = j
-		p := 0
-		if j >= 0 {
-			p = s.vars[i].points[j]
-		}
-		r.Points[i] = p
-		total += p
+		total += s.set(r, i, j, false)
 	}
+	s.finish(r, total)
+}
+
+// binNumeric is BinNumeric on a compiled variable, with the common case
+// (no special codes, few ranges) first so the hot loop stays tight.
+func (cv *compiledVar) binNumeric(x float64) int {
+	if x != x { // NaN
+		return cv.missing
+	}
+	if len(cv.specials) == 0 && cv.linearScan {
+		// uppers ascend, so the count of uppers <= x is the range index;
+		// counting every one (no early exit) compiles to conditional moves,
+		// which beats a scan whose exit branch mispredicts on real data
+		k := 0
+		for _, u := range cv.uppers {
+			if u <= x {
+				k++
+			}
+		}
+		ups := cv.uppers
+		if k < len(ups) && x >= cv.lowers[k] {
+			return cv.rangeIdx[k]
+		}
+	}
+	return cv.binNumericSlow(x)
+}
+
+// set records bin j for variable i and returns its points.
+func (s *Scorer) set(r *Result, i, j int, absent bool) int {
+	r.Bins[i] = j
+	p := 0
+	if j >= 0 {
+		p = s.vars[i].points[j]
+	}
+	r.Points[i] = p
+	if r.Absent != nil { // a Result built by hand before Absent existed
+		r.Absent[i] = absent
+	}
+	return p
+}
+
+func (s *Scorer) finish(r *Result, total int) {
 	r.Score = total
 	r.PD = s.PD(total)
 	r.Grade = s.GradeOf(r.PD)
+}
+
+// ScoreFeatures scores one row given by feature name. A model variable with
+// no entry in f scores through its missing bin and is marked Absent, so its
+// reasons say the data was missing. Allocates nothing (map lookups only).
+func (s *Scorer) ScoreFeatures(f *Features, r *Result) {
+	total := 0
+	for i := range s.vars {
+		cv := &s.vars[i]
+		var j int
+		absent := false
+		if cv.categorical {
+			v, ok := f.Str[cv.name]
+			absent = !ok
+			j = s.BinCategorical(i, v)
+		} else {
+			x, ok := f.Num[cv.name]
+			if !ok {
+				x = math.NaN()
+				absent = true
+			}
+			j = cv.binNumeric(x)
+		}
+		total += s.set(r, i, j, absent)
+	}
+	s.finish(r, total)
+}
+
+// Binding maps the columns of a feature file to model variables, prepared
+// once per file so each row is scored by position.
+type Binding struct {
+	col     []int    // per variable: its column, -1 when the file lacks it
+	Missing []string // model variables the file does not carry
+}
+
+// Bind prepares a Binding for a file whose columns are named columns.
+// Variables the file lacks are listed in Missing and score as absent.
+func (s *Scorer) Bind(columns []string) *Binding {
+	pos := make(map[string]int, len(columns))
+	for c, name := range columns {
+		if _, dup := pos[name]; !dup {
+			pos[name] = c
+		}
+	}
+	b := &Binding{col: make([]int, len(s.vars))}
+	for i := range s.vars {
+		c, ok := pos[s.vars[i].name]
+		if !ok {
+			c = -1
+			b.Missing = append(b.Missing, s.vars[i].name)
+		}
+		b.col[i] = c
+	}
+	return b
+}
+
+// ScoreRow scores one row of a bound file: num[c] is column c's value when
+// numeric (NaN = NULL), str[c] its text when categorical. Allocates nothing.
+func (s *Scorer) ScoreRow(b *Binding, num []float64, str []string, r *Result) {
+	total := 0
+	for i := range s.vars {
+		c := b.col[i]
+		var j int
+		switch {
+		case c < 0:
+			j = s.vars[i].missing
+		case s.vars[i].categorical:
+			v := ""
+			if c < len(str) {
+				v = str[c]
+			}
+			j = s.BinCategorical(i, v)
+		default:
+			x := math.NaN()
+			if c < len(num) {
+				x = num[c]
+			}
+			j = s.vars[i].binNumeric(x)
+		}
+		total += s.set(r, i, j, c < 0)
+	}
+	s.finish(r, total)
 }
 
 // PD returns the calibrated probability of default for a score.

@@ -2,43 +2,131 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/lendhq/lend"
+	"github.com/lendhq/lend/api"
+	"github.com/lendhq/lend/auth"
+	authsqlite "github.com/lendhq/lend/auth/sqlite"
 	"github.com/spf13/cobra"
 )
 
 func init() { register(newServeCmd) }
 
-// newServeCmd is the REST service. Until the API issue lands it serves only
-// the health endpoints, so `make run` starts something real.
+// demoKeysFile holds the demo keys --demo creates, inside the data directory.
+const demoKeysFile = "demo-keys.txt"
+
+// demoMerchantID is the merchant the demo merchant key is bound to.
+const demoMerchantID = "M000001"
+
+// newServeCmd runs the REST API until SIGINT/SIGTERM, then shuts down
+// gracefully: in-flight requests finish, new connections are refused.
 func newServeCmd() *cobra.Command {
-	var addr string
-	var demo bool
+	var (
+		addr    string
+		demo    bool
+		rate    float64
+		burst   int
+		logJSON bool
+	)
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the REST API",
+		Long:  "Run the REST API on --addr over the data directory's database. --demo bootstraps an empty data directory (demo keys written to DATA/demo-keys.txt) so a newcomer has a working service in one command.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			mux := http.NewServeMux()
-			mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-			srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-			go func() {
-				<-cmd.Context().Done()
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				_ = srv.Shutdown(ctx)
-			}()
-			fmt.Fprintf(cmd.ErrOrStderr(), "lend: serving on %s (data %s)\n", addr, dataDir(cmd))
-			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			ctx := cmd.Context()
+			dsn := dbDSN(cmd)
+			if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+				return lend.Errorf(lend.ENOTIMPL, "db: PostgreSQL is not supported yet; use a SQLite path")
+			}
+			var h slog.Handler = slog.NewTextHandler(cmd.ErrOrStderr(), nil)
+			if logJSON {
+				h = slog.NewJSONHandler(cmd.ErrOrStderr(), nil)
+			}
+			logger := slog.New(h)
+			store, err := authsqlite.Open(ctx, dsn)
+			if err != nil {
 				return err
 			}
-			return nil
+			defer store.Close()
+			if demo {
+				if err := demoBootstrap(cmd, store); err != nil {
+					return err
+				}
+			}
+			srv := api.New(api.Config{
+				Addr: addr, Keys: store, Idempotency: store, Ready: store.Ping, Logger: logger,
+				RatePerSecond: rate, RateBurst: burst,
+			})
+			errc := make(chan error, 1)
+			go func() { errc <- srv.Start() }()
+			fmt.Fprintf(cmd.ErrOrStderr(), "lend: serving on %s (data %s); try: curl -s localhost%s/healthz\n", addr, dataDir(cmd), portOf(addr))
+			select {
+			case err := <-errc:
+				return err
+			case <-ctx.Done():
+			}
+			logger.Info("shutting down: finishing in-flight requests", "timeout", api.DefaultShutdownTimeout)
+			sctx, cancel := context.WithTimeout(context.Background(), api.DefaultShutdownTimeout)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil {
+				return lend.Wrap(lend.EINTERNAL, err, "shutdown: %v", err)
+			}
+			return <-errc
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", ":8080", "listen address")
-	cmd.Flags().BoolVar(&demo, "demo", false, "bootstrap an empty data directory with a demo portfolio")
+	cmd.Flags().StringVar(&addr, "addr", api.DefaultAddr, "listen address")
+	cmd.Flags().BoolVar(&demo, "demo", false, "bootstrap an empty data directory with demo keys (and, later, a demo portfolio)")
+	cmd.Flags().Float64Var(&rate, "rate", api.DefaultRatePerSecond, "per-key request rate limit (requests/s)")
+	cmd.Flags().IntVar(&burst, "burst", api.DefaultRateBurst, "per-key burst")
+	cmd.Flags().BoolVar(&logJSON, "log-json", false, "write logs as JSON lines")
 	return cmd
+}
+
+func portOf(addr string) string {
+	if i := strings.LastIndex(addr, ":"); i >= 0 {
+		return addr[i:]
+	}
+	return ""
+}
+
+// demoBootstrap creates the data directory and, on first start, an officer
+// key and a merchant key written to DATA/demo-keys.txt (mode 0600). Later
+// starts reuse the file. The keys are printed so a newcomer can curl at once.
+func demoBootstrap(cmd *cobra.Command, store *authsqlite.Store) error {
+	dir := dataDir(cmd)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return lend.Wrap(lend.EINVALID, err, "data: cannot create %s", dir)
+	}
+	path := filepath.Join(dir, demoKeysFile)
+	if b, err := os.ReadFile(path); err == nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "lend: demo keys (from %s):\n%s", path, b)
+		return nil
+	}
+	now := time.Now()
+	_, officer, err := auth.Issue(cmd.Context(), store, auth.RoleOfficer, "", now)
+	if err != nil {
+		return err
+	}
+	_, merchant, err := auth.Issue(cmd.Context(), store, auth.RoleMerchant, demoMerchantID, now)
+	if err != nil {
+		return err
+	}
+	content := fmt.Sprintf("LEND_OFFICER_KEY=%s\nLEND_MERCHANT_KEY=%s\nLEND_MERCHANT_ID=%s\n", officer, merchant, demoMerchantID)
+	// Write then rename, so a crash never leaves a half-written key file.
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		return lend.Wrap(lend.EINTERNAL, err, "writing %s", tmp)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return lend.Wrap(lend.EINTERNAL, err, "writing %s", path)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "lend: demo keys written to %s:\n%s", path, content)
+	return nil
 }

@@ -1,0 +1,123 @@
+package apitest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MaxLoadRequests bounds one load run (latencies are kept in memory).
+const MaxLoadRequests = 10_000_000
+
+// LoadConfig describes a closed-loop load run: Concurrency workers each send
+// a request, wait for the answer, and send the next, until Requests are done.
+type LoadConfig struct {
+	Client      *http.Client
+	Concurrency int
+	Requests    int
+	// NewRequest builds request i (0-based); it must be safe for concurrent use.
+	NewRequest func(i int) (*http.Request, error)
+	// OK says whether a status counts as success (default: 2xx).
+	OK func(status int) bool
+}
+
+// LoadResult is what a run measured.
+type LoadResult struct {
+	Requests      int
+	Failures      int // transport errors and statuses OK refused
+	Elapsed       time.Duration
+	PerSecond     float64
+	P50, P99, Max time.Duration
+	FirstFailure  string
+}
+
+// String formats the result for a performance note.
+func (r LoadResult) String() string {
+	return fmt.Sprintf("%d requests in %v: %.0f req/s, p50 %v, p99 %v, max %v, failures %d",
+		r.Requests, r.Elapsed.Round(time.Millisecond), r.PerSecond, r.P50, r.P99, r.Max, r.Failures)
+}
+
+// Load runs cfg and reports throughput and latency percentiles (nearest rank).
+func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
+	if cfg.Concurrency < 1 || cfg.Requests < 1 || cfg.Requests > MaxLoadRequests {
+		return LoadResult{}, fmt.Errorf("load: need 1 <= concurrency and 1 <= requests <= %d", MaxLoadRequests)
+	}
+	if cfg.OK == nil {
+		cfg.OK = func(s int) bool { return s >= 200 && s < 300 }
+	}
+	var (
+		next     atomic.Int64
+		failures atomic.Int64
+		firstMu  sync.Mutex
+		first    string
+		wg       sync.WaitGroup
+	)
+	lat := make([][]time.Duration, cfg.Concurrency)
+	fail := func(msg string) {
+		failures.Add(1)
+		firstMu.Lock()
+		if first == "" {
+			first = msg
+		}
+		firstMu.Unlock()
+	}
+	start := time.Now()
+	for w := 0; w < cfg.Concurrency; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			mine := make([]time.Duration, 0, cfg.Requests/cfg.Concurrency+1)
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= cfg.Requests || ctx.Err() != nil {
+					break
+				}
+				req, err := cfg.NewRequest(i)
+				if err != nil {
+					fail(err.Error())
+					continue
+				}
+				t0 := time.Now()
+				res, err := cfg.Client.Do(req.WithContext(ctx))
+				if err != nil {
+					fail(err.Error())
+					continue
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				mine = append(mine, time.Since(t0))
+				if !cfg.OK(res.StatusCode) {
+					fail(fmt.Sprintf("request %d: status %d", i, res.StatusCode))
+				}
+			}
+			lat[w] = mine
+		}(w)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	r := LoadResult{Requests: len(all), Failures: int(failures.Load()), Elapsed: elapsed, FirstFailure: first}
+	if len(all) > 0 {
+		r.PerSecond = float64(len(all)) / elapsed.Seconds()
+		r.P50 = percentile(all, 50)
+		r.P99 = percentile(all, 99)
+		r.Max = all[len(all)-1]
+	}
+	return r, ctx.Err()
+}
+
+// percentile is the nearest-rank percentile of sorted: the smallest value
+// with at least p% of the values at or below it.
+func percentile(sorted []time.Duration, p int) time.Duration {
+	rank := (p*len(sorted) + 99) / 100 // ceil(p/100 * n)
+	if rank < 1 {
+		rank = 1
+	}
+	return sorted[rank-1]
+}

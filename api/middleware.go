@@ -1,0 +1,168 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/lendhq/lend"
+	"github.com/lendhq/lend/auth"
+)
+
+// HeaderRequestID carries the request id in both directions.
+const HeaderRequestID = "X-Request-Id"
+
+// MaxRequestIDLen bounds a client-supplied request id; longer or odd ones are
+// replaced, so logs never carry attacker-sized or control-character values.
+const MaxRequestIDLen = 64
+
+const (
+	ctxRequestID = "lend.request_id"
+	ctxLogger    = "lend.logger"
+)
+
+// requestID takes a well-formed X-Request-Id from the client (so a trace can
+// cross services) or draws one, and echoes it on the response.
+func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(HeaderRequestID)
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		c.Set(ctxRequestID, id)
+		c.Set(ctxLogger, s.log.With("request_id", id))
+		c.Response().Header().Set(HeaderRequestID, id)
+		return next(c)
+	}
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > MaxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		b := id[i]
+		ok := b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b == '-' || b == '_' || b == '.'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // since Go 1.24 crypto/rand.Read never returns an error
+	return hex.EncodeToString(b[:])
+}
+
+func requestIDOf(c echo.Context) string {
+	id, _ := c.Get(ctxRequestID).(string)
+	return id
+}
+
+// Logger returns the request's logger (carrying request_id and, once
+// authenticated, key_id). Never log secrets, full keys or request bodies.
+func Logger(c echo.Context) *slog.Logger {
+	if l, ok := c.Get(ctxLogger).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+// observe renders any error of the chain (so the final status is known), then
+// counts the request, records its latency and writes one access-log line.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		s.metrics.inFlight.Inc()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		s.metrics.inFlight.Dec()
+		elapsed := time.Since(start)
+		res := c.Response()
+		route := routeLabel(c)
+		status := strconv.Itoa(res.Status)
+		method := c.Request().Method
+		s.metrics.requests.WithLabelValues(method, route, status).Inc()
+		s.metrics.duration.WithLabelValues(method, route, status).Observe(elapsed.Seconds())
+		l := Logger(c)
+		if l.Enabled(c.Request().Context(), slog.LevelInfo) {
+			attrs := []slog.Attr{
+				slog.String("method", method),
+				slog.String("route", route),
+				slog.String("path", c.Request().URL.Path),
+				slog.Int("status", res.Status),
+				slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+				slog.Int64("bytes_out", res.Size),
+			}
+			if p, ok := auth.FromContext(c.Request().Context()); ok {
+				attrs = append(attrs, slog.String("role", string(p.Role))) // key_id is on the logger
+			}
+			l.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", attrs...)
+		}
+		return nil
+	}
+}
+
+// routeLabel is the route template for metrics (bounded cardinality): never
+// the raw path, and one label for everything that matched no route.
+func routeLabel(c echo.Context) string {
+	p := c.Path()
+	if p == "" || strings.HasSuffix(p, "/*") || p == "/v1" {
+		return "unmatched"
+	}
+	return p
+}
+
+// recoverPanic turns a handler panic into an internal error, logging the stack.
+func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				Logger(c).Error("panic in handler", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				err = lend.Errorf(lend.EINTERNAL, "panic")
+			}
+		}()
+		return next(c)
+	}
+}
+
+// bodyLimit refuses a declared oversized body at once and caps the rest while
+// it is read (chunked bodies declare no length).
+func (s *Server) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.ContentLength > s.cfg.BodyLimitBytes {
+			return lend.Errorf(lend.ETOOLARGE, "request body of %d bytes exceeds %d bytes", r.ContentLength, s.cfg.BodyLimitBytes)
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, s.cfg.BodyLimitBytes)
+		}
+		return next(c)
+	}
+}
+
+// deadline bounds the handler's context, so a stuck database call ends with an
+// error the client still receives before the write timeout.
+func (s *Server) deadline(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.RequestTimeout)
+		defer cancel()
+		c.SetRequest(c.Request().WithContext(ctx))
+		return next(c)
+	}
+}

@@ -1,0 +1,518 @@
+package loans
+
+import (
+	"time"
+
+	"github.com/lendhq/lend"
+)
+
+// Strategy is a repayment allocation strategy, named by its Apache Fineract
+// transaction-processing-strategy code.
+type Strategy string
+
+// Allocation strategies.
+const (
+	// StrategyMifosStandard is the default: penalties → fees → overdue interest
+	// → overdue principal → current interest → current principal, oldest
+	// installment first (Fineract's "Penalties, Fees, Interest, Principal
+	// order"; overdue installments are settled before the current one).
+	StrategyMifosStandard Strategy = "mifos-standard-strategy"
+	// StrategyPrincipalInterestPenaltiesFees: principal → interest → penalties → fees.
+	StrategyPrincipalInterestPenaltiesFees Strategy = "principal-interest-penalties-fees-order-strategy"
+	// StrategyInterestPrincipalPenaltiesFees: interest → principal → penalties → fees.
+	StrategyInterestPrincipalPenaltiesFees Strategy = "interest-principal-penalties-fees-order-strategy"
+)
+
+// ParseStrategy validates a strategy code ("" is the default).
+func ParseStrategy(s string) (Strategy, error) {
+	switch Strategy(s) {
+	case "":
+		return StrategyMifosStandard, nil
+	case StrategyMifosStandard, StrategyPrincipalInterestPenaltiesFees, StrategyInterestPrincipalPenaltiesFees:
+		return Strategy(s), nil
+	}
+	return "", lend.FieldErrorf("strategy", "%q is not a known allocation strategy", s)
+}
+
+// Policy holds the product parameters of the lifecycle. Zero fields take the
+// defaults of DefaultPolicy.
+type Policy struct {
+	PenaltyRate  Rate // annual penalty interest on overdue principal
+	ChargeOffDPD int  // days past due at which a loan is charged off
+	Strategy     Strategy
+	Reschedule   RescheduleMode
+	// MinPaymentBps is the principal share of a revolving minimum payment, in
+	// basis points of the outstanding principal at the statement.
+	MinPaymentBps        int64
+	MinPaymentFloorMinor int64 // smallest minimum payment principal
+	StatementGraceDays   int   // days from statement to due date
+	OfferValidity        time.Duration
+}
+
+// Policy defaults.
+const (
+	DefaultPenaltyRate        Rate  = 120000 // 12% a year on overdue principal
+	DefaultChargeOffDPD             = 180
+	DefaultMinPaymentBps      int64 = 300 // 3% of principal
+	DefaultMinPaymentFloor    int64 = 2500
+	DefaultStatementGraceDays       = 20
+	DefaultOfferValidity            = 72 * time.Hour
+	// MaxChargeOffDPD bounds the configurable charge-off threshold.
+	MaxChargeOffDPD = 3650
+)
+
+// DefaultPolicy returns the default product parameters.
+func DefaultPolicy() Policy {
+	return Policy{PenaltyRate: DefaultPenaltyRate, ChargeOffDPD: DefaultChargeOffDPD, Strategy: StrategyMifosStandard,
+		Reschedule: KeepInstallment, MinPaymentBps: DefaultMinPaymentBps, MinPaymentFloorMinor: DefaultMinPaymentFloor,
+		StatementGraceDays: DefaultStatementGraceDays, OfferValidity: DefaultOfferValidity}
+}
+
+// WithDefaults fills zero fields from DefaultPolicy and validates the rest.
+func (p Policy) WithDefaults() (Policy, error) {
+	d := DefaultPolicy()
+	if p.PenaltyRate == 0 {
+		p.PenaltyRate = d.PenaltyRate
+	}
+	if p.ChargeOffDPD == 0 {
+		p.ChargeOffDPD = d.ChargeOffDPD
+	}
+	if p.ChargeOffDPD < 1 || p.ChargeOffDPD > MaxChargeOffDPD {
+		return p, lend.FieldErrorf("charge_off_dpd", "must be between 1 and %d", MaxChargeOffDPD)
+	}
+	var err error
+	if p.Strategy, err = ParseStrategy(string(p.Strategy)); err != nil {
+		return p, err
+	}
+	switch p.Reschedule {
+	case "":
+		p.Reschedule = d.Reschedule
+	case KeepInstallment, KeepTerm:
+	default:
+		return p, lend.FieldErrorf("reschedule", "%q is not keep-installment or keep-term", p.Reschedule)
+	}
+	if p.MinPaymentBps == 0 {
+		p.MinPaymentBps = d.MinPaymentBps
+	}
+	if p.MinPaymentFloorMinor == 0 {
+		p.MinPaymentFloorMinor = d.MinPaymentFloorMinor
+	}
+	if p.StatementGraceDays == 0 {
+		p.StatementGraceDays = d.StatementGraceDays
+	}
+	if p.OfferValidity == 0 {
+		p.OfferValidity = d.OfferValidity
+	}
+	return p, nil
+}
+
+// Delinquency buckets.
+const (
+	BucketCurrent = "current"
+	Bucket1to30   = "1-30"
+	Bucket31to60  = "31-60"
+	Bucket61to90  = "61-90"
+	Bucket90Plus  = "90+"
+)
+
+// BucketOf returns the delinquency bucket of a days-past-due count.
+func BucketOf(dpd int) string {
+	switch {
+	case dpd <= 0:
+		return BucketCurrent
+	case dpd <= 30:
+		return Bucket1to30
+	case dpd <= 60:
+		return Bucket31to60
+	case dpd <= 90:
+		return Bucket61to90
+	}
+	return Bucket90Plus
+}
+
+// EntryDraft is a journal entry before it is stored.
+type EntryDraft struct {
+	Kind     string
+	Postings []Posting
+}
+
+// Balanced reports whether debits equal credits, every leg is one-sided and
+// non-negative, and the entry moves money. It is checked before every write.
+func (e EntryDraft) Balanced() bool {
+	var dr, cr int64
+	for _, p := range e.Postings {
+		if p.DebitMinor < 0 || p.CreditMinor < 0 || (p.DebitMinor == 0) == (p.CreditMinor == 0) {
+			return false
+		}
+		dr += p.DebitMinor
+		cr += p.CreditMinor
+	}
+	return len(e.Postings) >= 2 && dr == cr && dr > 0
+}
+
+// legs builds postings from (account, signed amount) pairs, positive = debit,
+// dropping zero legs.
+func legs(pairs ...any) []Posting {
+	var out []Posting
+	for i := 0; i < len(pairs); i += 2 {
+		a, v := pairs[i].(Account), pairs[i+1].(int64)
+		switch {
+		case v > 0:
+			out = append(out, Posting{Account: a, AccountName: a.String(), DebitMinor: v})
+		case v < 0:
+			out = append(out, Posting{Account: a, AccountName: a.String(), CreditMinor: -v})
+		}
+	}
+	return out
+}
+
+// DisbursementEntry is the entry of lending amountMinor.
+func DisbursementEntry(amountMinor int64) EntryDraft {
+	return EntryDraft{Kind: KindDisbursement, Postings: legs(AcctLoanPrincipal, amountMinor, AcctSettlementCash, -amountMinor)}
+}
+
+// State is a loan with its installments (ordered by Seq): what the engine
+// reads and changes for one command.
+type State struct {
+	Loan         Loan
+	Installments []Installment
+	Policy       Policy
+}
+
+// terms reconstructs the schedule terms of a term loan.
+func (s *State) terms() Terms {
+	l := &s.Loan
+	return Terms{PrincipalMinor: l.PrincipalMinor, Rate: l.APR, Periods: l.TermPeriods, Method: l.Method,
+		Frequency: l.Frequency, EveryDays: l.EveryDays, DayCount: l.DayCount, Start: l.DisbursedOn}
+}
+
+// currentIndex is the index of the first installment due on or after on, or -1.
+func (s *State) currentIndex(on Date) int {
+	for i, in := range s.Installments {
+		if !in.DueDate.Before(on) {
+			return i
+		}
+	}
+	return -1
+}
+
+// catchUpDays is how many days of revolving interest are unposted before on.
+func (s *State) catchUpDays(on Date) int64 {
+	if s.Loan.Product != ProductRevolving || s.Loan.Status != LoanActive {
+		return 0
+	}
+	n := DaysBetween(s.Loan.LastAccrualDate, on) - 1
+	if n < 0 {
+		return 0
+	}
+	return n
+}
+
+// projectedAccrual returns the revolving interest for days not yet closed
+// before on, without changing the loan.
+func (s *State) projectedAccrual(on Date) int64 {
+	a := s.Loan.InterestAccrual
+	var sum int64
+	for i := int64(0); i < s.catchUpDays(on); i++ {
+		sum += a.AddDay(s.Loan.PrincipalOutstandingMinor, s.Loan.APR)
+	}
+	return sum
+}
+
+// prorataInterest is the interest of installment i earned by date on: its
+// interest × elapsed days / period days, rounded half-even.
+func (s *State) prorataInterest(i int, on Date) int64 {
+	in := s.Installments[i]
+	prev := s.Loan.DisbursedOn
+	if i > 0 {
+		prev = s.Installments[i-1].DueDate
+	}
+	period := DaysBetween(prev, in.DueDate)
+	elapsed := DaysBetween(prev, on)
+	if elapsed <= 0 || period <= 0 {
+		return 0
+	}
+	if elapsed >= period {
+		return in.InterestMinor
+	}
+	return DivRoundHalfEven(in.InterestMinor*elapsed, period)
+}
+
+// Payoff is what settles the loan on date on: all principal, interest due
+// through on (a current period's interest pro rata by days), penalties, fees
+// and, for revolving draws, interest for days not yet closed. For a
+// charged-off loan it is what remains to recover.
+func (s *State) Payoff(on Date) PayoffQuote {
+	l := &s.Loan
+	q := PayoffQuote{LoanID: l.ID, Date: on.Format(DateLayout), Currency: l.Currency}
+	switch l.Status {
+	case LoanChargedOff:
+		q.PrincipalMinor = l.ChargedOffMinor - l.RecoveredMinor
+	case LoanActive:
+		q.PrincipalMinor = l.PrincipalOutstandingMinor
+		q.PenaltyMinor = l.PenaltyReceivableMinor
+		q.FeeMinor = l.FeeReceivableMinor
+		if l.Product == ProductRevolving {
+			q.InterestMinor = l.InterestReceivableMinor + s.projectedAccrual(on)
+		} else {
+			for i, in := range s.Installments {
+				owed := in.InterestMinor
+				if in.DueDate.After(on) {
+					owed = s.prorataInterest(i, on)
+				}
+				if owed > in.InterestPaidMinor {
+					q.InterestMinor += owed - in.InterestPaidMinor
+				}
+			}
+		}
+	}
+	q.TotalMinor = q.PrincipalMinor + q.InterestMinor + q.PenaltyMinor + q.FeeMinor
+	return q
+}
+
+// RepayEffect is what a repayment does: the entries to post (a catch-up
+// accrual first, when a revolving draw has unclosed days) and the allocation.
+type RepayEffect struct {
+	Allocation Allocation
+	Entries    []EntryDraft
+}
+
+// ValidateValueDate refuses dates before disbursement.
+func (s *State) ValidateValueDate(on Date) error {
+	if on.Before(Day(s.Loan.DisbursedOn)) {
+		return lend.FieldErrorf("value_date", "%s is before the disbursement date %s", on.Format(DateLayout), s.Loan.DisbursedOn.Format(DateLayout))
+	}
+	return nil
+}
+
+// Repay applies a payment of amountMinor with value date on to the state:
+// allocation by the loan's strategy, prepayment re-amortization, payoff and
+// closure. It refuses (leaving s unchanged) zero or negative amounts, a loan
+// that is not repayable, and any amount beyond the payoff.
+func (s *State) Repay(amountMinor int64, on Date) (RepayEffect, error) {
+	var eff RepayEffect
+	l := &s.Loan
+	if amountMinor <= 0 {
+		return eff, lend.FieldErrorf("amount_minor", "must be > 0")
+	}
+	if amountMinor > MaxAmountMinor {
+		return eff, lend.FieldErrorf("amount_minor", "exceeds the maximum %d", MaxAmountMinor)
+	}
+	switch l.Status {
+	case LoanActive, LoanChargedOff:
+	case LoanPaidOff:
+		return eff, lend.Errorf(lend.ECONFLICT, "loan %d is paid off; no repayment is due", l.ID)
+	default:
+		return eff, lend.Errorf(lend.ECONFLICT, "loan %d is %s and cannot be repaid", l.ID, l.Status)
+	}
+	if err := s.ValidateValueDate(on); err != nil {
+		return eff, err
+	}
+	q := s.Payoff(on)
+	if amountMinor > q.TotalMinor {
+		return eff, &lend.Error{Code: lend.EUNPROCESSABLE, Field: "amount_minor",
+			Message: "amount_minor: " + FormatMinor(amountMinor) + " exceeds the payoff amount " + FormatMinor(q.TotalMinor) + " on " + q.Date}
+	}
+	if l.Status == LoanChargedOff {
+		l.RecoveredMinor += amountMinor
+		eff.Allocation.RecoveryMinor = amountMinor
+		eff.Entries = append(eff.Entries, EntryDraft{Kind: KindRecovery, Postings: legs(AcctSettlementCash, amountMinor, AcctRecoveries, -amountMinor)})
+		return eff, nil
+	}
+	// Revolving: post interest for days not yet closed, on the balance before the payment.
+	if n := s.catchUpDays(on); n > 0 {
+		var posted int64
+		for i := int64(0); i < n; i++ {
+			posted += l.InterestAccrual.AddDay(l.PrincipalOutstandingMinor, l.APR)
+		}
+		l.LastAccrualDate = on.AddDate(0, 0, -1)
+		if posted > 0 {
+			l.InterestReceivableMinor += posted
+			eff.Entries = append(eff.Entries, EntryDraft{Kind: KindAccrual, Postings: legs(AcctInterestReceivable, posted, AcctInterestIncome, -posted)})
+		}
+	}
+	payoff := amountMinor == q.TotalMinor
+	cur := s.currentIndex(on)
+	if payoff && l.Product == ProductTerm && cur >= 0 {
+		// Closing early: the current period's interest is earned pro rata;
+		// later periods earn none.
+		for i := cur; i < len(s.Installments); i++ {
+			in := &s.Installments[i]
+			owed := in.InterestMinor
+			if in.DueDate.After(on) {
+				owed = s.prorataInterest(i, on)
+			}
+			if owed < in.InterestPaidMinor {
+				owed = in.InterestPaidMinor
+			}
+			in.InterestMinor = owed
+		}
+	}
+	a := &eff.Allocation
+	remaining := amountMinor
+	take := func(avail int64) int64 {
+		if avail <= 0 || remaining <= 0 {
+			return 0
+		}
+		x := min(avail, remaining)
+		remaining -= x
+		return x
+	}
+	var crIntRecv, crIntIncome int64
+	interest := func(from, to int, dst *int64) {
+		for i := from; i < to && i < len(s.Installments); i++ {
+			in := &s.Installments[i]
+			x := take(in.InterestMinor - in.InterestPaidMinor)
+			in.InterestPaidMinor += x
+			*dst += x
+			if in.Accrued {
+				crIntRecv += x
+				l.InterestReceivableMinor -= x
+			} else {
+				crIntIncome += x
+			}
+		}
+	}
+	principal := func(from, to int, dst *int64) {
+		for i := from; i < to && i < len(s.Installments); i++ {
+			in := &s.Installments[i]
+			x := take(in.PrincipalMinor - in.PrincipalPaidMinor)
+			in.PrincipalPaidMinor += x
+			*dst += x
+			l.PrincipalOutstandingMinor -= x
+		}
+	}
+	overdueEnd := len(s.Installments)
+	if cur >= 0 {
+		overdueEnd = cur
+	}
+	curFrom, curTo := 0, 0
+	if cur >= 0 {
+		curFrom, curTo = cur, cur+1
+	}
+	steps := map[string]func(){
+		"penalty": func() {
+			x := take(l.PenaltyReceivableMinor)
+			a.PenaltyMinor += x
+			l.PenaltyReceivableMinor -= x
+		},
+		"fee": func() {
+			x := take(l.FeeReceivableMinor)
+			a.FeeMinor += x
+			l.FeeReceivableMinor -= x
+		},
+		"overdue-interest":  func() { interest(0, overdueEnd, &a.OverdueInterestMinor) },
+		"overdue-principal": func() { principal(0, overdueEnd, &a.OverduePrincipalMinor) },
+		"current-interest":  func() { interest(curFrom, curTo, &a.CurrentInterestMinor) },
+		"current-principal": func() { principal(curFrom, curTo, &a.CurrentPrincipalMinor) },
+	}
+	var order []string
+	switch l.Strategy {
+	case StrategyPrincipalInterestPenaltiesFees:
+		order = []string{"overdue-principal", "overdue-interest", "current-principal", "current-interest", "penalty", "fee"}
+	case StrategyInterestPrincipalPenaltiesFees:
+		order = []string{"overdue-interest", "overdue-principal", "current-interest", "current-principal", "penalty", "fee"}
+	default:
+		order = []string{"penalty", "fee", "overdue-interest", "overdue-principal", "current-interest", "current-principal"}
+	}
+	for _, st := range order {
+		steps[st]()
+	}
+	if remaining > 0 && l.Product == ProductRevolving {
+		// Interest accrued since the last statement, then unbilled principal.
+		var billedInterest int64
+		for _, in := range s.Installments {
+			billedInterest += in.InterestMinor - in.InterestPaidMinor
+		}
+		x := take(l.InterestReceivableMinor - billedInterest)
+		a.UnbilledInterestMinor += x
+		l.InterestReceivableMinor -= x
+		crIntRecv += x
+		var billedPrincipal int64
+		for _, in := range s.Installments {
+			billedPrincipal += in.PrincipalMinor - in.PrincipalPaidMinor
+		}
+		y := take(l.PrincipalOutstandingMinor - billedPrincipal)
+		a.PrepaidPrincipalMinor += y
+		l.PrincipalOutstandingMinor -= y
+	}
+	if remaining > 0 && l.Product == ProductTerm && cur >= 0 {
+		// Prepayment: reduce principal and re-amortize the installments after the current one.
+		var future int64
+		for _, in := range s.Installments[cur+1:] {
+			future += in.PrincipalMinor - in.PrincipalPaidMinor
+		}
+		x := take(future)
+		a.PrepaidPrincipalMinor += x
+		l.PrincipalOutstandingMinor -= x
+		s.reamortize(cur, future-x)
+	}
+	if remaining != 0 {
+		// Payoff bounds the amount, so this is a bug: refuse rather than lose money.
+		return RepayEffect{}, lend.Errorf(lend.EINTERNAL, "loan %d: %d minor left unallocated", l.ID, remaining)
+	}
+	l.PrincipalRepaidMinor += a.PrincipalMinor()
+	l.InterestPaidMinor += a.InterestMinor()
+	l.PenaltyPaidMinor += a.PenaltyMinor
+	eff.Entries = append(eff.Entries, EntryDraft{Kind: KindRepayment, Postings: legs(
+		AcctSettlementCash, amountMinor,
+		AcctPenaltyReceivable, -a.PenaltyMinor,
+		AcctFeeReceivable, -a.FeeMinor,
+		AcctInterestReceivable, -crIntRecv,
+		AcctInterestIncome, -crIntIncome,
+		AcctLoanPrincipal, -a.PrincipalMinor())})
+	if l.OutstandingMinor() == 0 && (l.Product == ProductRevolving || s.allPaid()) {
+		s.close(on)
+	}
+	if l.InterestReceivableMinor < 0 || l.PrincipalOutstandingMinor < 0 || l.PenaltyReceivableMinor < 0 {
+		return RepayEffect{}, lend.Errorf(lend.EINTERNAL, "loan %d: negative balance after repayment", l.ID)
+	}
+	return eff, nil
+}
+
+// close marks a fully repaid loan paid off: every installment is settled as
+// paid (unearned interest of later periods is not owed).
+func (s *State) close(on Date) {
+	s.Loan.Status = LoanPaidOff
+	s.Loan.ClosedOn = on
+	s.Loan.DPD, s.Loan.Bucket = 0, BucketCurrent
+	kept := s.Installments[:0]
+	for _, in := range s.Installments {
+		if in.PrincipalPaidMinor == 0 && in.InterestPaidMinor == 0 && in.PrincipalMinor == 0 && in.DueDate.After(on) {
+			continue
+		}
+		in.InterestMinor = in.InterestPaidMinor
+		in.PrincipalMinor = in.PrincipalPaidMinor
+		in.Accrued = true
+		kept = append(kept, in)
+	}
+	s.Installments = kept
+}
+
+// reamortize rebuilds the installments after index cur for a remaining
+// balance, keeping the installment (shorter term) or the term (lower
+// installment) per the loan's reschedule mode.
+func (s *State) reamortize(cur int, balance int64) {
+	head := s.Installments[:cur+1]
+	if balance <= 0 || cur+1 >= len(s.Installments) {
+		s.Installments = head
+		return
+	}
+	last := s.Installments[len(s.Installments)-1].Seq
+	var level int64
+	if s.Loan.Reschedule != KeepTerm {
+		level = s.Loan.InstallmentMinor
+	}
+	rest := buildFrom(s.terms(), balance, s.Installments[cur].Seq+1, last, level)
+	s.Installments = append(head[:cur+1:cur+1], rest...)
+}
+
+// allPaid reports whether every installment is fully paid.
+func (s *State) allPaid() bool {
+	for _, in := range s.Installments {
+		if !in.Paid() {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,5 @@
+package loans
+
+import "github.com/lendhq/lend"
+
+func fieldOf(err error) string { return lend.ErrorField(err) }

@@ -1,0 +1,255 @@
+package loans
+
+import (
+	"math/big"
+
+	"github.com/lendhq/lend"
+)
+
+// Method is how a term loan's principal is repaid.
+type Method string
+
+// Amortization methods.
+const (
+	// Annuity: equal installments (principal + interest) on a declining balance.
+	Annuity Method = "annuity"
+	// EqualPrincipal: the same principal each period plus interest on the balance.
+	EqualPrincipal Method = "equal-principal"
+	// InterestOnly: interest each period, all principal at the end (bullet).
+	InterestOnly Method = "interest-only"
+)
+
+// Frequency is the length of a repayment period.
+type Frequency string
+
+// Period lengths.
+const (
+	Monthly   Frequency = "monthly"
+	Weekly    Frequency = "weekly"
+	EveryDays Frequency = "days" // every N days (Terms.EveryDays)
+)
+
+// DayCount is the interest day-count convention of a schedule.
+type DayCount string
+
+// Day-count conventions.
+const (
+	// DayCount30360: a monthly period is 1/12 of a year whatever its length
+	// (balance × rate / 12); a period of N days is N/360 of a year.
+	DayCount30360 DayCount = "30/360"
+	// DayCountAct365: a period is its actual number of days / 365.
+	DayCountAct365 DayCount = "act/365"
+)
+
+// Terms describe a term loan's schedule.
+type Terms struct {
+	PrincipalMinor int64
+	Rate           Rate // annual nominal rate
+	Periods        int  // number of installments
+	Method         Method
+	Frequency      Frequency
+	EveryDays      int // period length when Frequency is EveryDays
+	DayCount       DayCount
+	Start          Date // disbursement date; installment k is due one period after k−1
+}
+
+// Installment is one line of a repayment schedule and, once a loan exists,
+// what has been paid against it.
+type Installment struct {
+	Seq                int    `json:"seq"` // 1-based
+	DueDate            Date   `json:"-"`
+	DueDateText        string `json:"due_date"`
+	PrincipalMinor     int64  `json:"principal_minor"`
+	InterestMinor      int64  `json:"interest_minor"`
+	PrincipalPaidMinor int64  `json:"principal_paid_minor"`
+	InterestPaidMinor  int64  `json:"interest_paid_minor"`
+	// Accrued is true once the installment's interest is recognised as
+	// receivable (term loans: at close of business on the due date).
+	Accrued bool `json:"-"`
+	// BalanceAfterMinor is the scheduled principal balance after this installment.
+	BalanceAfterMinor int64 `json:"balance_after_minor"`
+}
+
+// TotalMinor is the installment's scheduled amount.
+func (in Installment) TotalMinor() int64 { return in.PrincipalMinor + in.InterestMinor }
+
+// Paid reports whether the installment is fully paid.
+func (in Installment) Paid() bool {
+	return in.PrincipalPaidMinor >= in.PrincipalMinor && in.InterestPaidMinor >= in.InterestMinor
+}
+
+// Validate checks terms and returns an EINVALID error naming the field.
+func (t *Terms) Validate() error {
+	if t.PrincipalMinor <= 0 {
+		return lend.FieldErrorf("principal", "must be > 0")
+	}
+	if t.PrincipalMinor > MaxAmountMinor {
+		return lend.FieldErrorf("principal", "exceeds the maximum %s", FormatMinor(MaxAmountMinor))
+	}
+	if t.Rate < 0 || int64(t.Rate) > MaxRateMicro {
+		return lend.FieldErrorf("rate", "must be between 0 and %s", Rate(MaxRateMicro))
+	}
+	if t.Periods < 1 || t.Periods > MaxTermPeriods {
+		return lend.FieldErrorf("term", "must be between 1 and %d periods", MaxTermPeriods)
+	}
+	switch t.Method {
+	case Annuity, EqualPrincipal, InterestOnly:
+	case "":
+		t.Method = Annuity
+	default:
+		return lend.FieldErrorf("method", "%q is not annuity, equal-principal or interest-only", t.Method)
+	}
+	switch t.Frequency {
+	case Monthly, Weekly:
+	case "":
+		t.Frequency = Monthly
+	case EveryDays:
+		if t.EveryDays < 1 || t.EveryDays > MaxEveryDays {
+			return lend.FieldErrorf("every_days", "must be between 1 and %d", MaxEveryDays)
+		}
+	default:
+		return lend.FieldErrorf("frequency", "%q is not monthly, weekly or days", t.Frequency)
+	}
+	switch t.DayCount {
+	case DayCount30360, DayCountAct365:
+	case "":
+		t.DayCount = DayCount30360
+	default:
+		return lend.FieldErrorf("day_count", "%q is not 30/360 or act/365", t.DayCount)
+	}
+	if t.Start.IsZero() {
+		return lend.FieldErrorf("start", "is required")
+	}
+	return nil
+}
+
+// DueDate returns the due date of installment k (1-based) counted from start.
+func (t *Terms) DueDate(k int) Date {
+	switch t.Frequency {
+	case Weekly:
+		return Day(t.Start).AddDate(0, 0, 7*k)
+	case EveryDays:
+		return Day(t.Start).AddDate(0, 0, t.EveryDays*k)
+	default:
+		return AddMonthsClamped(Day(t.Start), k)
+	}
+}
+
+// nominalPeriodRate is the rate of one period used for the annuity formula:
+// rate/12 for monthly periods, rate × N/365 (act/365) or N/360 (30/360) for
+// periods of N days.
+func (t *Terms) nominalPeriodRate() *big.Rat {
+	r := t.Rate.Rat()
+	switch t.Frequency {
+	case Weekly, EveryDays:
+		n := int64(7)
+		if t.Frequency == EveryDays {
+			n = int64(t.EveryDays)
+		}
+		den := int64(360)
+		if t.DayCount == DayCountAct365 {
+			den = DaysPerYear
+		}
+		return r.Mul(r, big.NewRat(n, den))
+	default:
+		return r.Quo(r, big.NewRat(12, 1))
+	}
+}
+
+// periodInterest is the exact interest on balance for the period ending at
+// installment k: 30/360 uses the nominal period rate; act/365 uses the actual
+// days between the previous and this due date.
+func (t *Terms) periodInterest(balanceMinor int64, k int) *big.Rat {
+	b := new(big.Rat).SetInt64(balanceMinor)
+	if t.DayCount == DayCountAct365 {
+		days := DaysBetween(t.DueDate(k-1), t.DueDate(k))
+		r := t.Rate.Rat()
+		r.Mul(r, big.NewRat(days, DaysPerYear))
+		return b.Mul(b, r)
+	}
+	return b.Mul(b, t.nominalPeriodRate())
+}
+
+// AnnuityInstallment returns the level installment P·r / (1 − (1+r)^−n) rounded
+// half-even to the minor unit (P/n when the rate is zero).
+func AnnuityInstallment(principalMinor int64, r *big.Rat, n int) int64 {
+	p := new(big.Rat).SetInt64(principalMinor)
+	if r.Sign() == 0 {
+		return RoundHalfEven(p.Quo(p, big.NewRat(int64(n), 1)))
+	}
+	onePlus := new(big.Rat).Add(big.NewRat(1, 1), r)
+	pow := new(big.Rat).SetInt64(1)
+	for i := 0; i < n; i++ {
+		pow.Mul(pow, onePlus)
+	}
+	// P·r·(1+r)^n / ((1+r)^n − 1)
+	num := new(big.Rat).Mul(p, r)
+	num.Mul(num, pow)
+	den := new(big.Rat).Sub(pow, big.NewRat(1, 1))
+	return RoundHalfEven(num.Quo(num, den))
+}
+
+// BuildSchedule computes the repayment schedule of terms: interest per
+// installment rounded half-even to the minor unit; principal is the level
+// installment less interest (annuity), an equal share rounded half-even
+// (equal-principal) or zero until the end (interest-only); the last installment
+// takes whatever principal remains, so principal sums exactly to the amount lent.
+func BuildSchedule(t Terms) ([]Installment, error) {
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	return buildFrom(t, t.PrincipalMinor, 1, t.Periods, 0), nil
+}
+
+// buildFrom schedules balance over installments first..last. level overrides
+// the annuity installment (or the equal principal share) when > 0, which is how
+// a prepayment keeps the installment and shortens the term.
+func buildFrom(t Terms, balance int64, first, last int, level int64) []Installment {
+	n := last - first + 1
+	var annuity, share int64
+	switch t.Method {
+	case Annuity:
+		annuity = level
+		if annuity <= 0 {
+			annuity = AnnuityInstallment(balance, t.nominalPeriodRate(), n)
+		}
+	case EqualPrincipal:
+		share = level
+		if share <= 0 {
+			share = DivRoundHalfEven(balance, int64(n))
+		}
+	}
+	out := make([]Installment, 0, n)
+	for k := first; k <= last && balance > 0; k++ {
+		interest := RoundHalfEven(t.periodInterest(balance, k))
+		var principal int64
+		switch t.Method {
+		case Annuity:
+			principal = annuity - interest
+			if principal < 0 { // installment too small to cover interest: pay interest only
+				principal = 0
+			}
+		case EqualPrincipal:
+			principal = share
+		case InterestOnly:
+			principal = 0
+		}
+		if k == last || principal >= balance {
+			principal = balance
+		}
+		balance -= principal
+		d := t.DueDate(k)
+		out = append(out, Installment{Seq: k, DueDate: d, DueDateText: d.Format(DateLayout),
+			PrincipalMinor: principal, InterestMinor: interest, BalanceAfterMinor: balance})
+	}
+	return out
+}
+
+// ScheduleTotals sums a schedule.
+func ScheduleTotals(s []Installment) (principalMinor, interestMinor int64) {
+	for _, in := range s {
+		principalMinor += in.PrincipalMinor
+		interestMinor += in.InterestMinor
+	}
+	return
+}

@@ -1,0 +1,567 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/lendhq/lend"
+	"github.com/lendhq/lend/loans"
+)
+
+// idempotent runs a mutating command under cmd's idempotency key, inside the
+// writer's transaction: a stored key with the same operation and request
+// returns the stored response without running fn; with a different request it
+// is EUNPROCESSABLE; otherwise fn runs and its response is stored with it.
+func idempotent[T any](s *Store, ctx context.Context, cmd loans.Cmd, opName string, req any, fn func(tx *sql.Tx) (T, error)) (T, error) {
+	var zero T
+	if strings.TrimSpace(cmd.MerchantID) == "" {
+		return zero, lend.FieldErrorf("merchant_id", "is required")
+	}
+	if cmd.IdempotencyKey == "" {
+		return zero, lend.FieldErrorf("idempotency_key", "is required")
+	}
+	if len(cmd.IdempotencyKey) > loans.MaxIdempotencyKeyLen {
+		return zero, lend.FieldErrorf("idempotency_key", "longer than %d bytes", loans.MaxIdempotencyKeyLen)
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return zero, internal(err, "hash request")
+	}
+	h := sha256.Sum256(append([]byte(opName+"\x00"), body...))
+	v, err := s.exec(ctx, false, func(tx *sql.Tx) (any, error) {
+		var storedOp string
+		var storedHash, resp []byte
+		err := tx.QueryRow(`SELECT op, request_hash, response FROM loans_idempotency WHERE merchant_id = ? AND key = ?`,
+			cmd.MerchantID, cmd.IdempotencyKey).Scan(&storedOp, &storedHash, &resp)
+		switch {
+		case err == nil:
+			if storedOp != opName || string(storedHash) != string(h[:]) {
+				return nil, &lend.Error{Code: lend.EUNPROCESSABLE, Field: "idempotency_key",
+					Message: "idempotency key " + cmd.IdempotencyKey + " was already used for a different request"}
+			}
+			var out T
+			if err := json.Unmarshal(resp, &out); err != nil {
+				return nil, internal(err, "decode stored response")
+			}
+			return out, nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return nil, internal(err, "idempotency lookup")
+		}
+		out, err := fn(tx)
+		if err != nil {
+			return nil, err
+		}
+		resp, err = json.Marshal(out)
+		if err != nil {
+			return nil, internal(err, "encode response")
+		}
+		if _, err := tx.Exec(`INSERT INTO loans_idempotency VALUES (?, ?, ?, ?, ?, ?)`, cmd.MerchantID, cmd.IdempotencyKey,
+			opName, h[:], resp, nowText(s.now())); err != nil {
+			return nil, internal(err, "store idempotency key")
+		}
+		// Return what a replay will return, byte for byte.
+		var replay T
+		if err := json.Unmarshal(resp, &replay); err != nil {
+			return nil, internal(err, "decode response")
+		}
+		return replay, nil
+	})
+	if err != nil {
+		return zero, err
+	}
+	return v.(T), nil
+}
+
+// postEntry writes one journal entry after asserting it balances; an
+// unbalanced entry is a bug and fails the command with EINTERNAL.
+func postEntry(tx *sql.Tx, loanID int64, merchantID string, businessDate loans.Date, e loans.EntryDraft, now string) (int64, error) {
+	if !e.Balanced() {
+		return 0, lend.Errorf(lend.EINTERNAL, "loan %d: unbalanced %s entry refused: %+v", loanID, e.Kind, e.Postings)
+	}
+	res, err := tx.Exec(`INSERT INTO journal_entries (loan_id, merchant_id, kind, business_date, created_at) VALUES (?, ?, ?, ?, ?)`,
+		loanID, merchantID, e.Kind, fmtDate(businessDate), now)
+	if err != nil {
+		return 0, internal(err, "insert journal entry")
+	}
+	id, _ := res.LastInsertId()
+	for i, p := range e.Postings {
+		if _, err := tx.Exec(`INSERT INTO postings VALUES (?, ?, ?, ?, ?, ?)`, id, i+1, int(p.Account), loanID, p.DebitMinor, p.CreditMinor); err != nil {
+			return 0, internal(err, "insert posting")
+		}
+	}
+	return id, nil
+}
+
+const loanCols = `id, merchant_id, application_id, product, currency, status, grade, apr_micro, penalty_rate_micro,
+	method, frequency, every_days, day_count, term_periods, strategy, reschedule, installment_minor, principal_minor,
+	disbursed_on, principal_outstanding_minor, interest_receivable_minor, penalty_receivable_minor, fee_receivable_minor,
+	principal_repaid_minor, interest_paid_minor, penalty_paid_minor, charged_off_minor, recovered_minor, dpd, bucket,
+	accrued_total_minor, accrual_residue, penalty_total_minor, penalty_residue, last_accrual_date, next_statement_date,
+	closed_on, created_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanLoan(r scanner) (loans.Loan, error) {
+	var l loans.Loan
+	var disb, lastAcc, nextStmt, closed, created string
+	err := r.Scan(&l.ID, &l.MerchantID, &l.ApplicationID, &l.Product, &l.Currency, &l.Status, &l.Grade, &l.APR, &l.PenaltyRate,
+		&l.Method, &l.Frequency, &l.EveryDays, &l.DayCount, &l.TermPeriods, &l.Strategy, &l.Reschedule, &l.InstallmentMinor,
+		&l.PrincipalMinor, &disb, &l.PrincipalOutstandingMinor, &l.InterestReceivableMinor, &l.PenaltyReceivableMinor,
+		&l.FeeReceivableMinor, &l.PrincipalRepaidMinor, &l.InterestPaidMinor, &l.PenaltyPaidMinor, &l.ChargedOffMinor,
+		&l.RecoveredMinor, &l.DPD, &l.Bucket, &l.InterestAccrual.PostedMinor, &l.InterestAccrual.ResidueSub,
+		&l.PenaltyAccrual.PostedMinor, &l.PenaltyAccrual.ResidueSub, &lastAcc, &nextStmt, &closed, &created)
+	if err != nil {
+		return l, err
+	}
+	l.DisbursedOn, l.LastAccrualDate, l.NextStatementDate, l.ClosedOn = parseDate(disb), parseDate(lastAcc), parseDate(nextStmt), parseDate(closed)
+	l.CreatedAt = parseTime(created)
+	return l, nil
+}
+
+func loanArgs(l *loans.Loan) []any {
+	return []any{l.ID, l.MerchantID, l.ApplicationID, l.Product, l.Currency, l.Status, l.Grade, int64(l.APR), int64(l.PenaltyRate),
+		l.Method, l.Frequency, l.EveryDays, l.DayCount, l.TermPeriods, l.Strategy, l.Reschedule, l.InstallmentMinor,
+		l.PrincipalMinor, fmtDate(l.DisbursedOn), l.PrincipalOutstandingMinor, l.InterestReceivableMinor, l.PenaltyReceivableMinor,
+		l.FeeReceivableMinor, l.PrincipalRepaidMinor, l.InterestPaidMinor, l.PenaltyPaidMinor, l.ChargedOffMinor,
+		l.RecoveredMinor, l.DPD, l.Bucket, l.InterestAccrual.PostedMinor, l.InterestAccrual.ResidueSub,
+		l.PenaltyAccrual.PostedMinor, l.PenaltyAccrual.ResidueSub, fmtDate(l.LastAccrualDate), fmtDate(l.NextStatementDate),
+		fmtDate(l.ClosedOn), nowText(l.CreatedAt)}
+}
+
+// saveLoan inserts (id 0) or replaces the loan row and returns its id.
+func saveLoan(tx *sql.Tx, l *loans.Loan) (int64, error) {
+	args := loanArgs(l)
+	ph := strings.TrimSuffix(strings.Repeat("?, ", len(args)), ", ")
+	if l.ID == 0 {
+		args[0] = nil
+	}
+	res, err := tx.Exec(`INSERT OR REPLACE INTO loans (`+loanCols+`) VALUES (`+ph+`)`, args...)
+	if err != nil {
+		return 0, internal(err, "save loan")
+	}
+	if l.ID == 0 {
+		l.ID, _ = res.LastInsertId()
+	}
+	return l.ID, nil
+}
+
+func loadLoan(q interface {
+	QueryRow(string, ...any) *sql.Row
+}, id int64) (loans.Loan, error) {
+	l, err := scanLoan(q.QueryRow(`SELECT `+loanCols+` FROM loans WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, lend.Errorf(lend.ENOTFOUND, "loan %d not found", id)
+	}
+	return l, internal(err, "load loan")
+}
+
+func loadInstallments(q interface {
+	Query(string, ...any) (*sql.Rows, error)
+}, loanID int64) ([]loans.Installment, error) {
+	rows, err := q.Query(`SELECT seq, due_date, principal_minor, interest_minor, principal_paid_minor, interest_paid_minor, accrued
+		FROM installments WHERE loan_id = ? ORDER BY seq`, loanID)
+	if err != nil {
+		return nil, internal(err, "load installments")
+	}
+	defer rows.Close()
+	var out []loans.Installment
+	var bal int64
+	for rows.Next() {
+		var in loans.Installment
+		var due string
+		if err := rows.Scan(&in.Seq, &due, &in.PrincipalMinor, &in.InterestMinor, &in.PrincipalPaidMinor, &in.InterestPaidMinor, &in.Accrued); err != nil {
+			return nil, internal(err, "scan installment")
+		}
+		in.DueDate, in.DueDateText = parseDate(due), due
+		bal += in.PrincipalMinor
+		out = append(out, in)
+	}
+	for i := range out {
+		bal -= out[i].PrincipalMinor
+		out[i].BalanceAfterMinor = bal
+	}
+	return out, internal(rows.Err(), "load installments")
+}
+
+// saveInstallments writes the installments that changed and deletes those
+// that a re-amortization removed.
+func saveInstallments(tx *sql.Tx, loanID int64, before, after []loans.Installment) error {
+	old := make(map[int]loans.Installment, len(before))
+	for _, in := range before {
+		old[in.Seq] = in
+	}
+	for _, in := range after {
+		o, had := old[in.Seq]
+		delete(old, in.Seq)
+		in.BalanceAfterMinor, o.BalanceAfterMinor = 0, 0
+		in.DueDateText, o.DueDateText = "", ""
+		if had && o == in {
+			continue
+		}
+		if _, err := tx.Exec(`INSERT OR REPLACE INTO installments VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, loanID, in.Seq,
+			fmtDate(in.DueDate), in.PrincipalMinor, in.InterestMinor, in.PrincipalPaidMinor, in.InterestPaidMinor, in.Accrued); err != nil {
+			return internal(err, "save installment")
+		}
+	}
+	for seq := range old {
+		if _, err := tx.Exec(`DELETE FROM installments WHERE loan_id = ? AND seq = ?`, loanID, seq); err != nil {
+			return internal(err, "delete installment")
+		}
+	}
+	return nil
+}
+
+// businessDate is the last closed business date (zero before the first EOD).
+func businessDate(q interface {
+	QueryRow(string, ...any) *sql.Row
+}) (loans.Date, error) {
+	var v string
+	err := q.QueryRow(`SELECT value FROM loans_meta WHERE key = 'business_date'`).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return loans.Date{}, nil
+	}
+	if err != nil {
+		return loans.Date{}, internal(err, "business date")
+	}
+	return parseDate(v), nil
+}
+
+// valueDate resolves a command's date: empty means the open business day
+// (the day after the last closed one, or today if later); a date inside an
+// already closed day is refused, because closed days are immutable.
+func (s *Store) valueDate(tx *sql.Tx, field, text string) (loans.Date, error) {
+	closed, err := businessDate(tx)
+	if err != nil {
+		return loans.Date{}, err
+	}
+	open := loans.Day(s.now())
+	if !closed.IsZero() && !closed.Before(open) {
+		open = closed.AddDate(0, 0, 1)
+	}
+	if strings.TrimSpace(text) == "" {
+		return open, nil
+	}
+	d, err := loans.ParseDate(field, text)
+	if err != nil {
+		return d, err
+	}
+	if !closed.IsZero() && !d.After(closed) {
+		return d, lend.FieldErrorf(field, "%s is on or before the last closed business date %s", text, fmtDate(closed))
+	}
+	return d, nil
+}
+
+// loadLine reads a credit line inside the transaction.
+func loadLine(tx *sql.Tx, merchantID string) (loans.CreditLine, error) {
+	l, err := scanLine(tx.QueryRow(`SELECT `+lineCols+` FROM credit_lines WHERE merchant_id = ?`, merchantID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, lend.Errorf(lend.ENOTFOUND, "merchant %s has no credit line", merchantID)
+	}
+	return l, internal(err, "load credit line")
+}
+
+// checkDraw refuses a draw the line cannot carry.
+func checkDraw(line loans.CreditLine, amountMinor int64, currency string) error {
+	if amountMinor <= 0 {
+		return lend.FieldErrorf("amount_minor", "must be > 0")
+	}
+	if amountMinor > loans.MaxAmountMinor {
+		return lend.FieldErrorf("amount_minor", "exceeds the maximum %d", loans.MaxAmountMinor)
+	}
+	if currency != "" && currency != line.Currency {
+		return lend.FieldErrorf("currency", "%s does not match the credit line currency %s", currency, line.Currency)
+	}
+	if line.Status != loans.LineActive {
+		return lend.Errorf(lend.ECONFLICT, "credit line of merchant %s is %s", line.MerchantID, line.Status)
+	}
+	if amountMinor > line.AvailableMinor {
+		return &lend.Error{Code: lend.EINSUFFICIENT, Field: "amount_minor", Message: "amount_minor: " +
+			loans.FormatMinor(amountMinor) + " exceeds the available credit " + loans.FormatMinor(line.AvailableMinor)}
+	}
+	return nil
+}
+
+// Draw opens a revolving draw on the merchant's line at the line's APR.
+func (s *Store) Draw(ctx context.Context, cmd loans.Cmd, req loans.DrawRequest) (loans.Loan, error) {
+	return idempotent(s, ctx, cmd, "draw", req, func(tx *sql.Tx) (loans.Loan, error) {
+		line, err := loadLine(tx, cmd.MerchantID)
+		if err != nil {
+			return loans.Loan{}, err
+		}
+		if err := checkDraw(line, req.AmountMinor, req.Currency); err != nil {
+			return loans.Loan{}, err
+		}
+		on, err := s.valueDate(tx, "on", req.On)
+		if err != nil {
+			return loans.Loan{}, err
+		}
+		cycleDay := on.Day()
+		if cycleDay > 28 {
+			cycleDay = 28
+		}
+		next := loans.AddMonthsClamped(on, 1)
+		next = next.AddDate(0, 0, cycleDay-next.Day())
+		l := loans.Loan{MerchantID: cmd.MerchantID, Product: loans.ProductRevolving, Currency: line.Currency, Status: loans.LoanActive,
+			Grade: line.Grade, APR: line.APR, PenaltyRate: s.policy.PenaltyRate, Strategy: s.policy.Strategy, Reschedule: s.policy.Reschedule,
+			PrincipalMinor: req.AmountMinor, DisbursedOn: on, PrincipalOutstandingMinor: req.AmountMinor, Bucket: loans.BucketCurrent,
+			LastAccrualDate: on.AddDate(0, 0, -1), NextStatementDate: next, CreatedAt: s.now()}
+		return s.disburse(tx, &l, nil)
+	})
+}
+
+// disburse inserts a new active loan with its installments, posts the
+// disbursement and draws the credit line.
+func (s *Store) disburse(tx *sql.Tx, l *loans.Loan, sched []loans.Installment) (loans.Loan, error) {
+	if _, err := saveLoan(tx, l); err != nil {
+		return loans.Loan{}, err
+	}
+	if err := saveInstallments(tx, l.ID, nil, sched); err != nil {
+		return loans.Loan{}, err
+	}
+	if _, err := postEntry(tx, l.ID, l.MerchantID, l.DisbursedOn, loans.DisbursementEntry(l.PrincipalMinor), nowText(s.now())); err != nil {
+		return loans.Loan{}, err
+	}
+	res, err := tx.Exec(`UPDATE credit_lines SET drawn_minor = drawn_minor + ?, updated_at = ?
+		WHERE merchant_id = ? AND status = 'active' AND limit_minor - drawn_minor >= ?`, l.PrincipalMinor, nowText(s.now()), l.MerchantID, l.PrincipalMinor)
+	if err != nil {
+		return loans.Loan{}, internal(err, "draw credit line")
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return loans.Loan{}, lend.Errorf(lend.EINSUFFICIENT, "credit line of merchant %s cannot carry %s", l.MerchantID, loans.FormatMinor(l.PrincipalMinor))
+	}
+	return *l, nil
+}
+
+// CreateApplication stores an application with its decision and offer (the
+// decision itself is made by the scoring package).
+func (s *Store) CreateApplication(ctx context.Context, cmd loans.Cmd, app loans.Application) (loans.Application, error) {
+	if app.MerchantID == "" {
+		app.MerchantID = cmd.MerchantID
+	}
+	return idempotent(s, ctx, cmd, "application", app, func(tx *sql.Tx) (loans.Application, error) {
+		if app.MerchantID != cmd.MerchantID {
+			return app, lend.FieldErrorf("merchant_id", "does not match the caller")
+		}
+		if app.AmountMinor <= 0 {
+			return app, lend.FieldErrorf("amount_minor", "must be > 0")
+		}
+		if app.Product == "" {
+			app.Product = loans.ProductTerm
+		}
+		if app.Product != loans.ProductTerm {
+			return app, lend.FieldErrorf("product", "%q: applications are for term loans; draw on the line for revolving credit", app.Product)
+		}
+		switch app.Decision {
+		case loans.DecisionApproved, loans.DecisionCounterOffer:
+			if app.Offer == nil {
+				return app, lend.FieldErrorf("offer", "is required for decision %s", app.Decision)
+			}
+			t := loans.Terms{PrincipalMinor: app.Offer.AmountMinor, Rate: app.Offer.APR, Periods: app.Offer.TermPeriods, Method: app.Method,
+				Frequency: app.Frequency, EveryDays: app.EveryDays, DayCount: app.DayCount, Start: loans.Day(s.now())}
+			if err := t.Validate(); err != nil {
+				return app, err
+			}
+			app.Method, app.Frequency, app.DayCount = t.Method, t.Frequency, t.DayCount
+			app.Status = loans.AppOpen
+			if app.Offer.ExpiresAt.IsZero() {
+				app.Offer.ExpiresAt = s.now().Add(s.policy.OfferValidity).UTC()
+			}
+		case loans.DecisionDeclined:
+			app.Status = loans.AppDeclined
+			app.Offer = nil
+		default:
+			return app, lend.FieldErrorf("decision", "%q is not approved, counter_offer or declined", app.Decision)
+		}
+		app.CreatedAt = s.now().UTC()
+		body, _ := json.Marshal(app)
+		res, err := tx.Exec(`INSERT INTO applications (merchant_id, body, status, created_at) VALUES (?, ?, ?, ?)`,
+			app.MerchantID, string(body), app.Status, nowText(app.CreatedAt))
+		if err != nil {
+			return app, internal(err, "insert application")
+		}
+		app.ID, _ = res.LastInsertId()
+		return app, nil
+	})
+}
+
+func loadApplication(q interface {
+	QueryRow(string, ...any) *sql.Row
+}, id int64) (loans.Application, error) {
+	var app loans.Application
+	var body, status string
+	var loanID sql.NullInt64
+	err := q.QueryRow(`SELECT body, status, loan_id FROM applications WHERE id = ?`, id).Scan(&body, &status, &loanID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return app, lend.Errorf(lend.ENOTFOUND, "application %d not found", id)
+	}
+	if err != nil {
+		return app, internal(err, "load application")
+	}
+	if err := json.Unmarshal([]byte(body), &app); err != nil {
+		return app, internal(err, "decode application")
+	}
+	app.ID, app.Status, app.LoanID = id, status, loanID.Int64
+	return app, nil
+}
+
+// AcceptApplication disburses the offer of an open application as a term loan.
+func (s *Store) AcceptApplication(ctx context.Context, cmd loans.Cmd, req loans.AcceptRequest) (loans.Loan, error) {
+	return idempotent(s, ctx, cmd, "accept", req, func(tx *sql.Tx) (loans.Loan, error) {
+		app, err := loadApplication(tx, req.ApplicationID)
+		if err != nil {
+			return loans.Loan{}, err
+		}
+		if app.MerchantID != cmd.MerchantID {
+			return loans.Loan{}, lend.Errorf(lend.ENOTFOUND, "application %d not found", req.ApplicationID)
+		}
+		if app.Status != loans.AppOpen || app.Offer == nil {
+			return loans.Loan{}, lend.Errorf(lend.ECONFLICT, "application %d is %s and has no open offer", app.ID, app.Status)
+		}
+		now := req.Now
+		if now.IsZero() {
+			now = s.now()
+		}
+		if now.After(app.Offer.ExpiresAt) {
+			return loans.Loan{}, lend.Errorf(lend.ECONFLICT, "the offer of application %d expired at %s", app.ID, app.Offer.ExpiresAt.Format("2006-01-02T15:04:05Z07:00"))
+		}
+		line, err := loadLine(tx, cmd.MerchantID)
+		if err != nil {
+			return loans.Loan{}, err
+		}
+		if err := checkDraw(line, app.Offer.AmountMinor, app.Currency); err != nil {
+			return loans.Loan{}, err
+		}
+		on, err := s.valueDate(tx, "on", req.On)
+		if err != nil {
+			return loans.Loan{}, err
+		}
+		t := loans.Terms{PrincipalMinor: app.Offer.AmountMinor, Rate: app.Offer.APR, Periods: app.Offer.TermPeriods, Method: app.Method,
+			Frequency: app.Frequency, EveryDays: app.EveryDays, DayCount: app.DayCount, Start: on}
+		sched, err := loans.BuildSchedule(t)
+		if err != nil {
+			return loans.Loan{}, err
+		}
+		level := sched[0].TotalMinor()
+		if t.Method == loans.EqualPrincipal {
+			level = sched[0].PrincipalMinor
+		}
+		l := loans.Loan{MerchantID: cmd.MerchantID, ApplicationID: app.ID, Product: loans.ProductTerm, Currency: line.Currency,
+			Status: loans.LoanActive, Grade: app.Grade, APR: t.Rate, PenaltyRate: s.policy.PenaltyRate, Method: t.Method,
+			Frequency: t.Frequency, EveryDays: t.EveryDays, DayCount: t.DayCount, TermPeriods: t.Periods, Strategy: s.policy.Strategy,
+			Reschedule: s.policy.Reschedule, InstallmentMinor: level, PrincipalMinor: t.PrincipalMinor, DisbursedOn: on,
+			PrincipalOutstandingMinor: t.PrincipalMinor, Bucket: loans.BucketCurrent, LastAccrualDate: on, CreatedAt: s.now()}
+		if l.Grade == "" {
+			l.Grade = line.Grade
+		}
+		out, err := s.disburse(tx, &l, sched)
+		if err != nil {
+			return out, err
+		}
+		if _, err := tx.Exec(`UPDATE applications SET status = ?, loan_id = ? WHERE id = ?`, loans.AppAccepted, l.ID, app.ID); err != nil {
+			return out, internal(err, "update application")
+		}
+		return out, nil
+	})
+}
+
+// Repay applies a repayment: allocation, journal entry, balances, schedule,
+// credit line, delinquency status, all in one transaction.
+func (s *Store) Repay(ctx context.Context, cmd loans.Cmd, req loans.RepayRequest) (loans.Repayment, error) {
+	return idempotent(s, ctx, cmd, "repay", req, func(tx *sql.Tx) (loans.Repayment, error) {
+		var rp loans.Repayment
+		if req.AmountMinor <= 0 {
+			return rp, lend.FieldErrorf("amount_minor", "must be > 0")
+		}
+		l, err := loadLoan(tx, req.LoanID)
+		if err != nil {
+			return rp, err
+		}
+		if l.MerchantID != cmd.MerchantID {
+			return rp, lend.Errorf(lend.ENOTFOUND, "loan %d not found", req.LoanID)
+		}
+		if req.Currency != "" && req.Currency != l.Currency {
+			return rp, lend.FieldErrorf("currency", "%s does not match the loan currency %s", req.Currency, l.Currency)
+		}
+		on, err := s.valueDate(tx, "value_date", req.ValueDate)
+		if err != nil {
+			return rp, err
+		}
+		inst, err := loadInstallments(tx, l.ID)
+		if err != nil {
+			return rp, err
+		}
+		before := append([]loans.Installment(nil), inst...)
+		st := loans.State{Loan: l, Installments: inst, Policy: s.policy}
+		eff, err := st.Repay(req.AmountMinor, on)
+		if err != nil {
+			return rp, err
+		}
+		now := nowText(s.now())
+		var entryID int64
+		for _, e := range eff.Entries {
+			if entryID, err = postEntry(tx, l.ID, l.MerchantID, on, e, now); err != nil {
+				return rp, err
+			}
+		}
+		nl := &st.Loan
+		if nl.Status == loans.LoanActive {
+			nl.DPD = dpdOn(st.Installments, on)
+			nl.Bucket = loans.BucketOf(nl.DPD)
+		}
+		if _, err := saveLoan(tx, nl); err != nil {
+			return rp, err
+		}
+		if err := saveInstallments(tx, l.ID, before, st.Installments); err != nil {
+			return rp, err
+		}
+		if p := eff.Allocation.PrincipalMinor(); p > 0 {
+			if _, err := tx.Exec(`UPDATE credit_lines SET drawn_minor = drawn_minor - ? WHERE merchant_id = ?`, p, l.MerchantID); err != nil {
+				return rp, internal(err, "release credit line")
+			}
+		}
+		if err := unfreezeIfCured(tx, l.MerchantID); err != nil {
+			return rp, err
+		}
+		rp = loans.Repayment{LoanID: l.ID, MerchantID: l.MerchantID, Currency: l.Currency, AmountMinor: req.AmountMinor,
+			ValueDate: fmtDate(on), Allocation: eff.Allocation, EntryID: entryID, After: nl.Balances(), CreatedAt: s.now().UTC()}
+		res, err := tx.Exec(`INSERT INTO repayments (loan_id, merchant_id, amount_minor, value_date, principal_minor, interest_minor,
+			penalty_minor, recovery_minor, body, entry_id, idempotency_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?)`,
+			l.ID, l.MerchantID, req.AmountMinor, fmtDate(on), eff.Allocation.PrincipalMinor(), eff.Allocation.InterestMinor(),
+			eff.Allocation.PenaltyMinor, eff.Allocation.RecoveryMinor, entryID, cmd.IdempotencyKey, now)
+		if err != nil {
+			return rp, internal(err, "insert repayment")
+		}
+		rp.ID, _ = res.LastInsertId()
+		body, _ := json.Marshal(rp)
+		if _, err := tx.Exec(`UPDATE repayments SET body = ? WHERE id = ?`, string(body), rp.ID); err != nil {
+			return rp, internal(err, "store repayment")
+		}
+		return rp, nil
+	})
+}
+
+// dpdOn is the days past due on date on: from the oldest unpaid installment
+// due before on.
+func dpdOn(inst []loans.Installment, on loans.Date) int {
+	for _, in := range inst {
+		if in.DueDate.Before(on) && !in.Paid() {
+			return int(loans.DaysBetween(in.DueDate, on))
+		}
+	}
+	return 0
+}
+
+// unfreezeIfCured lifts a delinquency freeze when no loan of the merchant is
+// past due or charged off with a balance still to recover.
+func unfreezeIfCured(tx *sql.Tx, merchantID string) error {
+	_, err := tx.Exec(`UPDATE credit_lines SET status = 'active', frozen_reason = ''
+		WHERE merchant_id = ? AND status = 'frozen' AND frozen_reason = ?
+		AND NOT EXISTS (SELECT 1 FROM loans WHERE merchant_id = ? AND
+			((status = 'active' AND dpd > 0) OR (status = 'charged_off' AND recovered_minor < charged_off_minor)))`,
+		merchantID, loans.FrozenByDelinquency, merchantID)
+	return internal(err, "unfreeze line")
+}

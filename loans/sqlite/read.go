@@ -1,0 +1,371 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lendhq/lend"
+	"github.com/lendhq/lend/loans"
+)
+
+const lineCols = `merchant_id, currency, limit_minor, drawn_minor, apr_micro, grade, score, pd, reasons, model_id, as_of, status, frozen_reason, updated_at`
+
+func scanLine(r scanner) (loans.CreditLine, error) {
+	var l loans.CreditLine
+	var reasons, updated string
+	err := r.Scan(&l.MerchantID, &l.Currency, &l.LimitMinor, &l.DrawnMinor, &l.APR, &l.Grade, &l.Score, &l.PD, &reasons,
+		&l.ModelID, &l.AsOf, &l.Status, &l.FrozenReason, &updated)
+	if err != nil {
+		return l, err
+	}
+	l.AvailableMinor = l.LimitMinor - l.DrawnMinor
+	if l.Status != loans.LineActive || l.AvailableMinor < 0 {
+		l.AvailableMinor = 0
+	}
+	_ = json.Unmarshal([]byte(reasons), &l.Reasons)
+	if l.Reasons == nil {
+		l.Reasons = []string{}
+	}
+	l.UpdatedAt = parseTime(updated)
+	return l, nil
+}
+
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+// MaxRefreshBatch bounds one UpsertCreditLines call.
+const MaxRefreshBatch = 100_000
+
+// UpsertCreditLines writes a batch of refreshed credit lines in one
+// transaction. A frozen line keeps its status; a lower limit is floored at
+// what is drawn; currency of an existing line never changes.
+func (s *Store) UpsertCreditLines(ctx context.Context, lines []loans.CreditLineUpdate) (loans.RefreshSummary, error) {
+	var sum loans.RefreshSummary
+	if len(lines) > MaxRefreshBatch {
+		return sum, lend.Errorf(lend.ETOOLARGE, "%d credit lines in one batch; the limit is %d", len(lines), MaxRefreshBatch)
+	}
+	for i, u := range lines {
+		switch {
+		case strings.TrimSpace(u.MerchantID) == "":
+			return sum, lend.FieldErrorf("merchant_id", "row %d: is required", i)
+		case u.LimitMinor < 0 || u.LimitMinor > loans.MaxAmountMinor:
+			return sum, lend.FieldErrorf("limit_minor", "row %d: must be between 0 and %d", i, loans.MaxAmountMinor)
+		case u.APR < 0 || int64(u.APR) > loans.MaxRateMicro:
+			return sum, lend.FieldErrorf("apr", "row %d: out of range", i)
+		case len(u.Currency) != 3:
+			return sum, lend.FieldErrorf("currency", "row %d: %q is not an ISO 4217 code", i, u.Currency)
+		}
+	}
+	v, err := s.exec(ctx, true, func(tx *sql.Tx) (any, error) {
+		var sum loans.RefreshSummary
+		now := nowText(s.now())
+		for _, u := range lines {
+			var oldLimit, drawn int64
+			var status string
+			err := tx.QueryRow(`SELECT limit_minor, drawn_minor, status FROM credit_lines WHERE merchant_id = ?`, u.MerchantID).Scan(&oldLimit, &drawn, &status)
+			reasons, _ := json.Marshal(u.Reasons)
+			if u.Reasons == nil {
+				reasons = []byte("[]")
+			}
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				sum.New++
+				if _, err := tx.Exec(`INSERT INTO credit_lines (`+lineCols+`) VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, 'active', '', ?)`,
+					u.MerchantID, u.Currency, u.LimitMinor, int64(u.APR), u.Grade, u.Score, u.PD, string(reasons), u.ModelID, u.AsOf, now); err != nil {
+					return nil, internal(err, "insert credit line")
+				}
+				continue
+			case err != nil:
+				return nil, internal(err, "read credit line")
+			}
+			limit := u.LimitMinor
+			if limit < drawn {
+				limit = drawn
+				sum.Floored++
+			}
+			switch {
+			case status == string(loans.LineFrozen):
+				sum.Frozen++
+			case limit > oldLimit:
+				sum.Raised++
+			case limit < oldLimit:
+				sum.Lowered++
+			default:
+				sum.Unchanged++
+			}
+			if _, err := tx.Exec(`UPDATE credit_lines SET limit_minor = ?, apr_micro = ?, grade = ?, score = ?, pd = ?, reasons = ?,
+				model_id = ?, as_of = ?, updated_at = ? WHERE merchant_id = ?`, limit, int64(u.APR), u.Grade, u.Score, u.PD,
+				string(reasons), u.ModelID, u.AsOf, now, u.MerchantID); err != nil {
+				return nil, internal(err, "update credit line")
+			}
+		}
+		return sum, nil
+	})
+	if err != nil {
+		return sum, err
+	}
+	return v.(loans.RefreshSummary), nil
+}
+
+// CreditLine returns a merchant's credit line.
+func (s *Store) CreditLine(ctx context.Context, merchantID string) (loans.CreditLine, error) {
+	l, err := scanLine(s.db.QueryRowContext(ctx, `SELECT `+lineCols+` FROM credit_lines WHERE merchant_id = ?`, merchantID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, lend.Errorf(lend.ENOTFOUND, "merchant %s has no credit line", merchantID)
+	}
+	return l, internal(err, "credit line")
+}
+
+func pageSize(n int) (int, error) {
+	switch {
+	case n == 0:
+		return loans.DefaultPageSize, nil
+	case n < 0 || n > loans.MaxPageSize:
+		return 0, lend.FieldErrorf("limit", "must be between 1 and %d", loans.MaxPageSize)
+	}
+	return n, nil
+}
+
+func encodeCursor(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func decodeCursor(c string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) > 256 {
+		return "", lend.FieldErrorf("cursor", "is not a cursor this API issued")
+	}
+	return string(b), nil
+}
+
+// ListCreditLines lists lines by merchant id, filtered by status and grade,
+// with an opaque cursor (the last merchant id returned).
+func (s *Store) ListCreditLines(ctx context.Context, f loans.CreditLineFilter) ([]loans.CreditLine, string, error) {
+	n, err := pageSize(f.Limit)
+	if err != nil {
+		return nil, "", err
+	}
+	after := ""
+	if f.Cursor != "" {
+		if after, err = decodeCursor(f.Cursor); err != nil {
+			return nil, "", err
+		}
+	}
+	q := `SELECT ` + lineCols + ` FROM credit_lines WHERE merchant_id > ?`
+	args := []any{after}
+	if f.Status != "" {
+		q += ` AND status = ?`
+		args = append(args, f.Status)
+	}
+	if f.Grade != "" {
+		q += ` AND grade = ?`
+		args = append(args, f.Grade)
+	}
+	q += ` ORDER BY merchant_id LIMIT ?`
+	args = append(args, n+1)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", internal(err, "list credit lines")
+	}
+	defer rows.Close()
+	out := []loans.CreditLine{}
+	for rows.Next() {
+		l, err := scanLine(rows)
+		if err != nil {
+			return nil, "", internal(err, "scan credit line")
+		}
+		out = append(out, l)
+	}
+	next := ""
+	if len(out) > n {
+		out = out[:n]
+		next = encodeCursor(out[n-1].MerchantID)
+	}
+	return out, next, internal(rows.Err(), "list credit lines")
+}
+
+// Application returns an application.
+func (s *Store) Application(ctx context.Context, id int64) (loans.Application, error) {
+	return loadApplication(s.db, id)
+}
+
+// Loan returns a loan.
+func (s *Store) Loan(ctx context.Context, id int64) (loans.Loan, error) { return loadLoan(s.db, id) }
+
+// Schedule returns a loan's installments with what is paid on each.
+func (s *Store) Schedule(ctx context.Context, loanID int64) ([]loans.Installment, error) {
+	if _, err := loadLoan(s.db, loanID); err != nil {
+		return nil, err
+	}
+	return loadInstallments(s.db, loanID)
+}
+
+// ListLoans lists loans by id with an opaque cursor (the last id returned).
+func (s *Store) ListLoans(ctx context.Context, f loans.LoanFilter) ([]loans.Loan, string, error) {
+	n, err := pageSize(f.Limit)
+	if err != nil {
+		return nil, "", err
+	}
+	var after int64
+	if f.Cursor != "" {
+		c, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		if after, err = strconv.ParseInt(c, 10, 64); err != nil {
+			return nil, "", lend.FieldErrorf("cursor", "is not a cursor this API issued")
+		}
+	}
+	q := `SELECT ` + loanCols + ` FROM loans WHERE id > ?`
+	args := []any{after}
+	if f.MerchantID != "" {
+		q += ` AND merchant_id = ?`
+		args = append(args, f.MerchantID)
+	}
+	if f.Status != "" {
+		q += ` AND status = ?`
+		args = append(args, f.Status)
+	}
+	q += ` ORDER BY id LIMIT ?`
+	args = append(args, n+1)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", internal(err, "list loans")
+	}
+	defer rows.Close()
+	out := []loans.Loan{}
+	for rows.Next() {
+		l, err := scanLoan(rows)
+		if err != nil {
+			return nil, "", internal(err, "scan loan")
+		}
+		out = append(out, l)
+	}
+	next := ""
+	if len(out) > n {
+		out = out[:n]
+		next = encodeCursor(strconv.FormatInt(out[n-1].ID, 10))
+	}
+	return out, next, internal(rows.Err(), "list loans")
+}
+
+// Repayments lists a loan's repayments, oldest first.
+func (s *Store) Repayments(ctx context.Context, loanID int64) ([]loans.Repayment, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT body FROM repayments WHERE loan_id = ? ORDER BY id`, loanID)
+	if err != nil {
+		return nil, internal(err, "repayments")
+	}
+	defer rows.Close()
+	out := []loans.Repayment{}
+	for rows.Next() {
+		var body string
+		var r loans.Repayment
+		if err := rows.Scan(&body); err != nil {
+			return nil, internal(err, "repayments")
+		}
+		if err := json.Unmarshal([]byte(body), &r); err != nil {
+			return nil, internal(err, "decode repayment")
+		}
+		out = append(out, r)
+	}
+	return out, internal(rows.Err(), "repayments")
+}
+
+// Journal returns a loan's journal entries with their postings, in order.
+func (s *Store) Journal(ctx context.Context, loanID int64) ([]loans.JournalEntry, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT e.id, e.loan_id, e.merchant_id, e.kind, e.business_date, e.created_at,
+		p.account, p.debit_minor, p.credit_minor FROM journal_entries e JOIN postings p ON p.entry_id = e.id
+		WHERE e.loan_id = ? ORDER BY e.id, p.leg`, loanID)
+	if err != nil {
+		return nil, internal(err, "journal")
+	}
+	defer rows.Close()
+	out := []loans.JournalEntry{}
+	for rows.Next() {
+		var e loans.JournalEntry
+		var p loans.Posting
+		var created string
+		if err := rows.Scan(&e.ID, &e.LoanID, &e.MerchantID, &e.Kind, &e.BusinessDate, &created, &p.Account, &p.DebitMinor, &p.CreditMinor); err != nil {
+			return nil, internal(err, "journal")
+		}
+		p.AccountName = p.Account.String()
+		if len(out) == 0 || out[len(out)-1].ID != e.ID {
+			e.CreatedAt = parseTime(created)
+			out = append(out, e)
+		}
+		last := &out[len(out)-1]
+		last.Postings = append(last.Postings, p)
+	}
+	return out, internal(rows.Err(), "journal")
+}
+
+// PayoffQuote returns what closes the loan on a date.
+func (s *Store) PayoffQuote(ctx context.Context, loanID int64, on loans.Date) (loans.PayoffQuote, error) {
+	l, err := loadLoan(s.db, loanID)
+	if err != nil {
+		return loans.PayoffQuote{}, err
+	}
+	inst, err := loadInstallments(s.db, loanID)
+	if err != nil {
+		return loans.PayoffQuote{}, err
+	}
+	st := loans.State{Loan: l, Installments: inst, Policy: s.policy}
+	if on.IsZero() {
+		on = loans.Day(s.now())
+	}
+	if err := st.ValidateValueDate(loans.Day(on)); err != nil {
+		return loans.PayoffQuote{}, err
+	}
+	return st.Payoff(loans.Day(on)), nil
+}
+
+// BusinessDate is the last closed business date.
+func (s *Store) BusinessDate(ctx context.Context) (loans.Date, error) { return businessDate(s.db) }
+
+// Portfolio summarises outstanding principal by status, grade and bucket.
+func (s *Store) Portfolio(ctx context.Context) (loans.Portfolio, error) {
+	p := loans.Portfolio{ByStatus: map[string]loans.PortfolioCell{}, ByGrade: map[string]loans.PortfolioCell{}, ByBucket: map[string]loans.PortfolioCell{}}
+	bd, err := businessDate(s.db)
+	if err != nil {
+		return p, err
+	}
+	p.AsOf = fmtDate(bd)
+	rows, err := s.db.QueryContext(ctx, `SELECT status, grade, bucket, count(*), sum(principal_outstanding_minor) FROM loans GROUP BY 1, 2, 3`)
+	if err != nil {
+		return p, internal(err, "portfolio")
+	}
+	defer rows.Close()
+	var par30 int64
+	for rows.Next() {
+		var status, grade, bucket string
+		var c loans.PortfolioCell
+		if err := rows.Scan(&status, &grade, &bucket, &c.Count, &c.OutstandingMinor); err != nil {
+			return p, internal(err, "portfolio")
+		}
+		add := func(m map[string]loans.PortfolioCell, k string) {
+			x := m[k]
+			x.Count += c.Count
+			x.OutstandingMinor += c.OutstandingMinor
+			m[k] = x
+		}
+		add(p.ByStatus, status)
+		if status == string(loans.LoanActive) {
+			add(p.ByGrade, grade)
+			add(p.ByBucket, bucket)
+			p.OutstandingMinor += c.OutstandingMinor
+			if bucket != loans.BucketCurrent && bucket != loans.Bucket1to30 {
+				par30 += c.OutstandingMinor
+			}
+		}
+	}
+	if p.OutstandingMinor > 0 {
+		p.PAR30Bps = bps(par30, p.OutstandingMinor)
+	}
+	return p, internal(rows.Err(), "portfolio")
+}

@@ -1,0 +1,470 @@
+package loans
+
+import (
+	"context"
+	"time"
+)
+
+// LineStatus is the state of a merchant's credit line.
+type LineStatus string
+
+// Credit line states. A frozen line allows repayments but no new draws.
+const (
+	LineActive LineStatus = "active"
+	LineFrozen LineStatus = "frozen"
+	LineClosed LineStatus = "closed"
+)
+
+// FrozenByDelinquency is the freeze reason close of business sets and clears;
+// a line frozen for another reason is never unfrozen automatically.
+const FrozenByDelinquency = "delinquency"
+
+// CreditLine is a merchant's limit and what is drawn on it.
+type CreditLine struct {
+	MerchantID     string     `json:"merchant_id"`
+	Currency       string     `json:"currency"`
+	LimitMinor     int64      `json:"limit_minor"`
+	DrawnMinor     int64      `json:"drawn_minor"`
+	AvailableMinor int64      `json:"available_minor"`
+	APR            Rate       `json:"apr"`
+	Grade          string     `json:"grade"`
+	Score          float64    `json:"score"`
+	PD             float64    `json:"pd"`
+	Reasons        []string   `json:"reasons"`
+	ModelID        string     `json:"model_id"`
+	AsOf           string     `json:"as_of"`
+	Status         LineStatus `json:"status"`
+	FrozenReason   string     `json:"frozen_reason,omitempty"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+}
+
+// CreditLineUpdate is what the nightly limit refresh writes for one merchant.
+// The store keeps a frozen line frozen and never sets a limit below what is
+// already drawn.
+type CreditLineUpdate struct {
+	MerchantID string
+	Currency   string
+	LimitMinor int64
+	APR        Rate
+	Grade      string
+	Score      float64
+	PD         float64
+	Reasons    []string
+	ModelID    string
+	AsOf       string // YYYY-MM-DD
+}
+
+// RefreshSummary counts what a batch of credit line updates did.
+type RefreshSummary struct {
+	New       int `json:"new"`
+	Raised    int `json:"raised"`
+	Lowered   int `json:"lowered"`
+	Unchanged int `json:"unchanged"`
+	Frozen    int `json:"frozen"`  // lines that stayed frozen (limit still updated)
+	Floored   int `json:"floored"` // decreases stopped at the drawn amount
+}
+
+// Decision outcomes of an application.
+const (
+	DecisionApproved     = "approved"
+	DecisionCounterOffer = "counter_offer"
+	DecisionDeclined     = "declined"
+)
+
+// Application states.
+const (
+	AppOpen     = "open"
+	AppAccepted = "accepted"
+	AppDeclined = "declined"
+)
+
+// ProductKind distinguishes term loans from revolving draws.
+type ProductKind string
+
+// Products.
+const (
+	ProductTerm      ProductKind = "term"
+	ProductRevolving ProductKind = "revolving"
+)
+
+// Application is a merchant's request for a term loan, the decision on it and
+// the offer that accepting it turns into a loan.
+type Application struct {
+	ID          int64       `json:"id"`
+	MerchantID  string      `json:"merchant_id"`
+	Currency    string      `json:"currency"`
+	AmountMinor int64       `json:"amount_minor"`
+	Product     ProductKind `json:"product"`
+	TermPeriods int         `json:"term_periods"`
+	Method      Method      `json:"method"`
+	Frequency   Frequency   `json:"frequency"`
+	EveryDays   int         `json:"every_days,omitempty"`
+	DayCount    DayCount    `json:"day_count"`
+	Decision    string      `json:"decision"`
+	Reasons     []string    `json:"reasons"`
+	ModelID     string      `json:"model_id"`
+	Grade       string      `json:"grade"`
+	Offer       *Offer      `json:"offer,omitempty"`
+	Status      string      `json:"status"`
+	LoanID      int64       `json:"loan_id,omitempty"`
+	CreatedAt   time.Time   `json:"created_at"`
+}
+
+// Offer is what an approved application lends, at what price, until when.
+type Offer struct {
+	AmountMinor        int64     `json:"amount_minor"`
+	APR                Rate      `json:"apr"`
+	TermPeriods        int       `json:"term_periods"`
+	InstallmentMinor   int64     `json:"installment_minor"`
+	TotalInterestMinor int64     `json:"total_interest_minor"`
+	ExpiresAt          time.Time `json:"expires_at"`
+}
+
+// LoanStatus is a loan's lifecycle state: pending → active → paid_off |
+// charged_off | cancelled.
+type LoanStatus string
+
+// Loan states.
+const (
+	LoanPending    LoanStatus = "pending"
+	LoanActive     LoanStatus = "active"
+	LoanPaidOff    LoanStatus = "paid_off"
+	LoanChargedOff LoanStatus = "charged_off"
+	LoanCancelled  LoanStatus = "cancelled"
+)
+
+// RescheduleMode is what a prepayment does to the remaining schedule.
+type RescheduleMode string
+
+// Prepayment re-amortization modes.
+const (
+	// KeepInstallment keeps the installment amount and shortens the term (default).
+	KeepInstallment RescheduleMode = "keep-installment"
+	// KeepTerm keeps the number of installments and lowers the installment.
+	KeepTerm RescheduleMode = "keep-term"
+)
+
+// Loan is one term loan or one revolving draw with its balances. Balances are
+// what the journal says (reconcile checks it).
+type Loan struct {
+	ID            int64          `json:"id"`
+	MerchantID    string         `json:"merchant_id"`
+	ApplicationID int64          `json:"application_id,omitempty"`
+	Product       ProductKind    `json:"product"`
+	Currency      string         `json:"currency"`
+	Status        LoanStatus     `json:"status"`
+	Grade         string         `json:"grade"`
+	APR           Rate           `json:"apr"`
+	PenaltyRate   Rate           `json:"penalty_rate"`
+	Method        Method         `json:"method,omitempty"`
+	Frequency     Frequency      `json:"frequency,omitempty"`
+	EveryDays     int            `json:"every_days,omitempty"`
+	DayCount      DayCount       `json:"day_count,omitempty"`
+	TermPeriods   int            `json:"term_periods,omitempty"`
+	Strategy      Strategy       `json:"strategy"`
+	Reschedule    RescheduleMode `json:"reschedule"`
+	// InstallmentMinor is the level installment (annuity) or principal share
+	// (equal-principal) a keep-installment prepayment preserves.
+	InstallmentMinor int64 `json:"installment_minor"`
+	PrincipalMinor   int64 `json:"principal_minor"` // lent
+	DisbursedOn      Date  `json:"-"`
+
+	PrincipalOutstandingMinor int64 `json:"principal_outstanding_minor"`
+	InterestReceivableMinor   int64 `json:"interest_receivable_minor"`
+	PenaltyReceivableMinor    int64 `json:"penalty_receivable_minor"`
+	FeeReceivableMinor        int64 `json:"fee_receivable_minor"`
+	PrincipalRepaidMinor      int64 `json:"principal_repaid_minor"`
+	InterestPaidMinor         int64 `json:"interest_paid_minor"`
+	PenaltyPaidMinor          int64 `json:"penalty_paid_minor"`
+	ChargedOffMinor           int64 `json:"charged_off_minor"`
+	RecoveredMinor            int64 `json:"recovered_minor"`
+
+	DPD    int    `json:"dpd"`
+	Bucket string `json:"bucket"`
+
+	// Daily accrual state (revolving interest; penalty interest on any loan).
+	InterestAccrual Accrual `json:"-"`
+	PenaltyAccrual  Accrual `json:"-"`
+	// LastAccrualDate is the last day whose revolving interest is posted.
+	LastAccrualDate   Date      `json:"-"`
+	NextStatementDate Date      `json:"-"`
+	ClosedOn          Date      `json:"-"`
+	CreatedAt         time.Time `json:"created_at"`
+}
+
+// OutstandingMinor is everything the merchant owes today (excluding interest
+// not yet due).
+func (l *Loan) OutstandingMinor() int64 {
+	return l.PrincipalOutstandingMinor + l.InterestReceivableMinor + l.PenaltyReceivableMinor + l.FeeReceivableMinor
+}
+
+// Allocation is how one repayment was split. Field order is the default
+// allocation order.
+type Allocation struct {
+	PenaltyMinor          int64 `json:"penalty_minor"`
+	FeeMinor              int64 `json:"fee_minor"`
+	OverdueInterestMinor  int64 `json:"overdue_interest_minor"`
+	OverduePrincipalMinor int64 `json:"overdue_principal_minor"`
+	CurrentInterestMinor  int64 `json:"current_interest_minor"`
+	CurrentPrincipalMinor int64 `json:"current_principal_minor"`
+	// UnbilledInterestMinor: revolving interest accrued since the last statement.
+	UnbilledInterestMinor int64 `json:"unbilled_interest_minor"`
+	// PrepaidPrincipalMinor: principal beyond what is due (prepayment of a term
+	// loan, which re-amortizes; or unbilled principal of a revolving draw).
+	PrepaidPrincipalMinor int64 `json:"prepaid_principal_minor"`
+	// RecoveryMinor: a payment on a charged-off loan.
+	RecoveryMinor int64 `json:"recovery_minor"`
+}
+
+// TotalMinor sums the allocation.
+func (a Allocation) TotalMinor() int64 {
+	return a.PenaltyMinor + a.FeeMinor + a.OverdueInterestMinor + a.OverduePrincipalMinor + a.CurrentInterestMinor +
+		a.CurrentPrincipalMinor + a.UnbilledInterestMinor + a.PrepaidPrincipalMinor + a.RecoveryMinor
+}
+
+// PrincipalMinor is the principal part of the allocation.
+func (a Allocation) PrincipalMinor() int64 {
+	return a.OverduePrincipalMinor + a.CurrentPrincipalMinor + a.PrepaidPrincipalMinor
+}
+
+// InterestMinor is the interest part of the allocation.
+func (a Allocation) InterestMinor() int64 {
+	return a.OverdueInterestMinor + a.CurrentInterestMinor + a.UnbilledInterestMinor
+}
+
+// Repayment is one accepted payment with its allocation and the loan's
+// balances after it.
+type Repayment struct {
+	ID          int64      `json:"id"`
+	LoanID      int64      `json:"loan_id"`
+	MerchantID  string     `json:"merchant_id"`
+	Currency    string     `json:"currency"`
+	AmountMinor int64      `json:"amount_minor"`
+	ValueDate   string     `json:"value_date"`
+	Allocation  Allocation `json:"allocation"`
+	EntryID     int64      `json:"entry_id"`
+	// After is the loan after the repayment (balances and status).
+	After     LoanBalances `json:"after"`
+	CreatedAt time.Time    `json:"created_at"`
+}
+
+// LoanBalances is a loan's balances at one point.
+type LoanBalances struct {
+	Status                    LoanStatus `json:"status"`
+	PrincipalOutstandingMinor int64      `json:"principal_outstanding_minor"`
+	InterestReceivableMinor   int64      `json:"interest_receivable_minor"`
+	PenaltyReceivableMinor    int64      `json:"penalty_receivable_minor"`
+	FeeReceivableMinor        int64      `json:"fee_receivable_minor"`
+	DPD                       int        `json:"dpd"`
+}
+
+// Balances extracts l's balances.
+func (l *Loan) Balances() LoanBalances {
+	return LoanBalances{Status: l.Status, PrincipalOutstandingMinor: l.PrincipalOutstandingMinor,
+		InterestReceivableMinor: l.InterestReceivableMinor, PenaltyReceivableMinor: l.PenaltyReceivableMinor,
+		FeeReceivableMinor: l.FeeReceivableMinor, DPD: l.DPD}
+}
+
+// PayoffQuote is what closes a loan on a date.
+type PayoffQuote struct {
+	LoanID         int64  `json:"loan_id"`
+	Date           string `json:"date"`
+	Currency       string `json:"currency"`
+	PrincipalMinor int64  `json:"principal_minor"`
+	InterestMinor  int64  `json:"interest_minor"`
+	PenaltyMinor   int64  `json:"penalty_minor"`
+	FeeMinor       int64  `json:"fee_minor"`
+	TotalMinor     int64  `json:"total_minor"`
+}
+
+// Cmd identifies a mutating command: who issues it (the merchant the
+// idempotency key is scoped to) and its idempotency key.
+type Cmd struct {
+	MerchantID     string
+	IdempotencyKey string
+}
+
+// MaxIdempotencyKeyLen bounds idempotency keys.
+const MaxIdempotencyKeyLen = 255
+
+// DrawRequest draws on a revolving credit line.
+type DrawRequest struct {
+	AmountMinor int64  `json:"amount_minor"`
+	Currency    string `json:"currency"`
+	On          string `json:"on"` // YYYY-MM-DD; empty: the business date
+}
+
+// RepayRequest repays a loan.
+type RepayRequest struct {
+	LoanID      int64  `json:"loan_id"`
+	AmountMinor int64  `json:"amount_minor"`
+	Currency    string `json:"currency,omitempty"` // optional; must match the loan
+	ValueDate   string `json:"value_date,omitempty"`
+}
+
+// AcceptRequest accepts an application's offer and disburses the loan.
+type AcceptRequest struct {
+	ApplicationID int64     `json:"application_id"`
+	On            string    `json:"on,omitempty"` // disbursement date; empty: the business date
+	Now           time.Time `json:"-"`            // wall clock for offer expiry; zero: time.Now
+}
+
+// Account is a named ledger account.
+type Account int
+
+// Ledger accounts. Assets increase with debits; income with credits.
+const (
+	AcctLoanPrincipal      Account = 1 // asset: principal receivable
+	AcctInterestReceivable Account = 2 // asset: interest accrued, not paid
+	AcctPenaltyReceivable  Account = 3 // asset: penalty interest accrued, not paid
+	AcctFeeReceivable      Account = 4 // asset: fees charged, not paid
+	AcctSettlementCash     Account = 5 // asset: cash at the settlement bank
+	AcctInterestIncome     Account = 6 // income
+	AcctPenaltyIncome      Account = 7 // income
+	AcctChargeOffExpense   Account = 8 // expense: principal and receivables written off
+	AcctRecoveries         Account = 9 // income: cash collected after charge-off
+)
+
+// AccountNames maps accounts to their stable names.
+var AccountNames = map[Account]string{
+	AcctLoanPrincipal: "loan_principal", AcctInterestReceivable: "interest_receivable",
+	AcctPenaltyReceivable: "penalty_receivable", AcctFeeReceivable: "fee_receivable",
+	AcctSettlementCash: "settlement_cash", AcctInterestIncome: "interest_income",
+	AcctPenaltyIncome: "penalty_income", AcctChargeOffExpense: "charge_off_expense", AcctRecoveries: "recoveries",
+}
+
+// String returns the account's name.
+func (a Account) String() string { return AccountNames[a] }
+
+// Entry kinds.
+const (
+	KindDisbursement = "disbursement"
+	KindInterestDue  = "interest_due" // term installment interest recognised at its due date
+	KindAccrual      = "accrual"      // revolving daily interest
+	KindPenalty      = "penalty"
+	KindRepayment    = "repayment"
+	KindChargeOff    = "charge_off"
+	KindRecovery     = "recovery"
+)
+
+// Posting is one leg of a journal entry: a debit or a credit on an account.
+type Posting struct {
+	Account     Account `json:"-"`
+	AccountName string  `json:"account"`
+	DebitMinor  int64   `json:"debit_minor"`
+	CreditMinor int64   `json:"credit_minor"`
+}
+
+// JournalEntry is one balanced, immutable money movement.
+type JournalEntry struct {
+	ID           int64     `json:"id"`
+	LoanID       int64     `json:"loan_id"`
+	MerchantID   string    `json:"merchant_id"`
+	Kind         string    `json:"kind"`
+	BusinessDate string    `json:"business_date"`
+	Postings     []Posting `json:"postings"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// LoanFilter selects loans for listing.
+type LoanFilter struct {
+	MerchantID string
+	Status     LoanStatus
+	Cursor     string
+	Limit      int
+}
+
+// CreditLineFilter selects credit lines for listing.
+type CreditLineFilter struct {
+	Status LineStatus
+	Grade  string
+	Cursor string
+	Limit  int
+}
+
+// Page size limits for listings.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 500
+)
+
+// Portfolio summarises outstanding exposure for officers.
+type Portfolio struct {
+	AsOf             string                   `json:"as_of"`
+	ByStatus         map[string]PortfolioCell `json:"by_status"`
+	ByGrade          map[string]PortfolioCell `json:"by_grade"`
+	ByBucket         map[string]PortfolioCell `json:"by_bucket"`
+	OutstandingMinor int64                    `json:"outstanding_minor"`
+	// PAR30Bps is the share of outstanding principal more than 30 days past
+	// due, in basis points (rounded half-even).
+	PAR30Bps int64 `json:"par30_bps"`
+}
+
+// PortfolioCell is a count and outstanding principal.
+type PortfolioCell struct {
+	Count            int64 `json:"count"`
+	OutstandingMinor int64 `json:"outstanding_minor"`
+}
+
+// EODReport summarises one close-of-business run.
+type EODReport struct {
+	From          string `json:"from"` // first date processed ("" if already closed)
+	Through       string `json:"through"`
+	Days          int    `json:"days"`
+	InterestDue   int64  `json:"interest_due_entries"`
+	Accruals      int64  `json:"accrual_entries"`
+	Statements    int64  `json:"statements"`
+	Penalties     int64  `json:"penalty_entries"`
+	ChargeOffs    int64  `json:"charge_offs"`
+	Delinquent    int64  `json:"delinquent_loans"`
+	FrozenLines   int64  `json:"lines_frozen"`
+	UnfrozenLines int64  `json:"lines_unfrozen"`
+}
+
+// ReconcileReport lists every difference between the journal and the loan
+// tables. Clean means none.
+type ReconcileReport struct {
+	Loans       int64    `json:"loans"`
+	Entries     int64    `json:"entries"`
+	Differences []string `json:"differences"`
+}
+
+// Clean reports whether reconcile found nothing.
+func (r ReconcileReport) Clean() bool { return len(r.Differences) == 0 }
+
+// Store is the loans persistence boundary. Every mutating method is one
+// atomic command: it takes a Cmd whose idempotency key (scoped by merchant) is
+// stored in the same transaction, so a retry returns the original result and
+// the same key with different content is EUNPROCESSABLE. Errors are *lend.Error.
+type Store interface {
+	// UpsertCreditLines writes the nightly refresh (frozen lines stay frozen;
+	// a limit never drops below what is drawn).
+	UpsertCreditLines(ctx context.Context, lines []CreditLineUpdate) (RefreshSummary, error)
+	CreditLine(ctx context.Context, merchantID string) (CreditLine, error)
+	ListCreditLines(ctx context.Context, f CreditLineFilter) (lines []CreditLine, next string, err error)
+
+	CreateApplication(ctx context.Context, cmd Cmd, app Application) (Application, error)
+	Application(ctx context.Context, id int64) (Application, error)
+	// AcceptApplication turns an open, unexpired offer into an active,
+	// disbursed loan (journal entry posted, credit line drawn).
+	AcceptApplication(ctx context.Context, cmd Cmd, req AcceptRequest) (Loan, error)
+	// Draw opens a revolving draw on the merchant's credit line.
+	Draw(ctx context.Context, cmd Cmd, req DrawRequest) (Loan, error)
+	Repay(ctx context.Context, cmd Cmd, req RepayRequest) (Repayment, error)
+	PayoffQuote(ctx context.Context, loanID int64, on Date) (PayoffQuote, error)
+
+	Loan(ctx context.Context, id int64) (Loan, error)
+	Schedule(ctx context.Context, loanID int64) ([]Installment, error)
+	ListLoans(ctx context.Context, f LoanFilter) (loans []Loan, next string, err error)
+	Repayments(ctx context.Context, loanID int64) ([]Repayment, error)
+	Journal(ctx context.Context, loanID int64) ([]JournalEntry, error)
+	Portfolio(ctx context.Context) (Portfolio, error)
+
+	// BusinessDate is the last closed business date (zero before the first EOD).
+	BusinessDate(ctx context.Context) (Date, error)
+	// CloseOfBusiness closes every day after the last closed one through the
+	// given date, in order, one transaction per day.
+	CloseOfBusiness(ctx context.Context, through Date, progress func(day Date)) (EODReport, error)
+	Reconcile(ctx context.Context) (ReconcileReport, error)
+	Close() error
+}
