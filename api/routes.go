@@ -20,8 +20,25 @@ func (s *Server) routes() {
 	s.v1.GET("/me", s.me, all)
 	s.v1.GET("/keys", s.listKeys, RequireRole(auth.RoleOfficer))
 
-	// Resource endpoints (credit lines, applications, loans, portfolio,
-	// models) are registered here as they are built, e.g.:
-	//	s.v1.GET("/merchants/:merchant_id/credit-line", s.getCreditLine, all)
-	//	s.v1.POST("/loans/:loan_id/repayments", s.repay, RequireRole(auth.RoleMerchant, auth.RoleService))
+	officer := RequireRole(auth.RoleOfficer)
+	s.v1.GET("/models", notImplemented, officer)
+	s.v1.POST("/models/:model_id/activate", notImplemented, officer)
+	if s.cfg.Loans == nil {
+		return
+	}
+	// Merchants act on their own objects (ownership is checked where the
+	// object is read: another merchant's object is 404); services act for
+	// any merchant; officers read everything but move no money.
+	actors := RequireRole(auth.RoleMerchant, auth.RoleService)
+	s.v1.GET("/merchants/:merchant_id/credit-line", s.getCreditLine, all)
+	s.v1.GET("/credit-lines", s.listCreditLines, officer)
+	s.v1.POST("/applications", s.createApplication, actors)
+	s.v1.POST("/applications/:application_id/accept", s.acceptApplication, actors)
+	s.v1.GET("/loans", s.listLoans, all)
+	s.v1.GET("/loans/:loan_id", s.getLoan, all)
+	s.v1.GET("/loans/:loan_id/schedule", s.getSchedule, all)
+	s.v1.GET("/loans/:loan_id/journal", s.getJournal, officer)
+	s.v1.POST("/loans/:loan_id/repayments", s.createRepayment, actors)
+	s.v1.GET("/loans/:loan_id/payoff", s.getPayoff, all)
+	s.v1.GET("/portfolio", s.getPortfolio, officer)
 }

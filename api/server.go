@@ -22,6 +22,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/lendhq/lend"
 	"github.com/lendhq/lend/auth"
+	"github.com/lendhq/lend/loans"
 )
 
 // Defaults and limits of the server. Every one can be overridden in Config.
@@ -53,6 +54,16 @@ type Config struct {
 	Ready       func(ctx context.Context) error // readiness check (e.g. database ping); nil = always ready
 	Logger      *slog.Logger                    // nil = slog.Default()
 	Now         func() time.Time                // clock for rate limits and records; nil = time.Now
+	// Loans is the loans store the resource endpoints (credit lines,
+	// applications, loans, portfolio) read and command; nil = those
+	// endpoints are not registered (404).
+	Loans loans.Store
+	// LimitStepMinor is the step a counter-offer is rounded down to
+	// (default DefaultLimitStepMinor, scoring's default limit step).
+	LimitStepMinor int64
+	// OfferValidity is how long an offer can be accepted, on the server's
+	// clock (default loans.DefaultOfferValidity).
+	OfferValidity time.Duration
 
 	BodyLimitBytes int64   // request body limit (default DefaultBodyLimitBytes)
 	RatePerSecond  float64 // per-key sustained rate (default DefaultRatePerSecond)
@@ -71,6 +82,12 @@ type Config struct {
 func (c *Config) setDefaults() {
 	if c.Addr == "" {
 		c.Addr = DefaultAddr
+	}
+	if c.LimitStepMinor <= 0 {
+		c.LimitStepMinor = DefaultLimitStepMinor
+	}
+	if c.OfferValidity <= 0 {
+		c.OfferValidity = loans.DefaultOfferValidity
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

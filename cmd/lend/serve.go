@@ -13,6 +13,8 @@ import (
 	"github.com/lendhq/lend/api"
 	"github.com/lendhq/lend/auth"
 	authsqlite "github.com/lendhq/lend/auth/sqlite"
+	"github.com/lendhq/lend/loans"
+	loanssqlite "github.com/lendhq/lend/loans/sqlite"
 	"github.com/spf13/cobra"
 )
 
@@ -22,7 +24,7 @@ func init() { register(newServeCmd) }
 const demoKeysFile = "demo-keys.txt"
 
 // demoMerchantID is the merchant the demo merchant key is bound to.
-const demoMerchantID = "M000001"
+const demoMerchantID = "m0000002"
 
 // newServeCmd runs the REST API until SIGINT/SIGTERM, then shuts down
 // gracefully: in-flight requests finish, new connections are refused.
@@ -50,18 +52,31 @@ func newServeCmd() *cobra.Command {
 				h = slog.NewJSONHandler(cmd.ErrOrStderr(), nil)
 			}
 			logger := slog.New(h)
+			if demo {
+				// The demo portfolio (merchants, features, model, credit lines) is
+				// built before the stores open; later starts reuse it.
+				if err := bootstrapDemo(ctx, dataDir(cmd), cmd.ErrOrStderr()); err != nil {
+					return err
+				}
+			}
 			store, err := authsqlite.Open(ctx, dsn)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
+			// The loans store shares the data directory's database file.
+			loanStore, err := loanssqlite.Open(dsn, loans.Policy{})
+			if err != nil {
+				return err
+			}
+			defer loanStore.Close()
 			if demo {
 				if err := demoBootstrap(cmd, store); err != nil {
 					return err
 				}
 			}
 			srv := api.New(api.Config{
-				Addr: addr, Keys: store, Idempotency: store, Ready: store.Ping, Logger: logger,
+				Addr: addr, Keys: store, Idempotency: store, Ready: store.Ping, Logger: logger, Loans: loanStore,
 				RatePerSecond: rate, RateBurst: burst,
 			})
 			errc := make(chan error, 1)
@@ -82,7 +97,7 @@ func newServeCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", api.DefaultAddr, "listen address")
-	cmd.Flags().BoolVar(&demo, "demo", false, "bootstrap an empty data directory with demo keys (and, later, a demo portfolio)")
+	cmd.Flags().BoolVar(&demo, "demo", false, "bootstrap an empty data directory with a demo portfolio (synthetic merchants, features, model, credit lines) and demo keys")
 	cmd.Flags().Float64Var(&rate, "rate", api.DefaultRatePerSecond, "per-key request rate limit (requests/s)")
 	cmd.Flags().IntVar(&burst, "burst", api.DefaultRateBurst, "per-key burst")
 	cmd.Flags().BoolVar(&logJSON, "log-json", false, "write logs as JSON lines")

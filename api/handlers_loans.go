@@ -1,0 +1,507 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/lendhq/lend"
+	"github.com/lendhq/lend/auth"
+	"github.com/lendhq/lend/loans"
+)
+
+// Limits of application requests.
+const (
+	// MaxTermMonths bounds term_months of an application.
+	MaxTermMonths = 60
+	// MaxAmountMinor bounds amount_minor of an application or a repayment
+	// (10^13 minor units, far beyond any merchant line, far below int64 overflow).
+	MaxAmountMinor = 10_000_000_000_000
+	// DefaultLimitStepMinor is the step a counter-offer is rounded down to
+	// when Config.LimitStepMinor is unset (scoring's default limit step).
+	DefaultLimitStepMinor = 10000
+	// MaxMerchantIDLen bounds merchant ids in bodies and queries (as openapi.yaml does).
+	MaxMerchantIDLen = 128
+	// MaxGradeLen bounds the grade filter.
+	MaxGradeLen = 8
+)
+
+// Decline and counter-offer reason codes: stable strings clients can branch on.
+const (
+	ReasonNoCreditLine   = "no_credit_line"
+	ReasonLineFrozen     = "line_frozen"
+	ReasonLineClosed     = "line_closed"
+	ReasonNoLimit        = "no_limit"
+	ReasonFullyDrawn     = "limit_fully_drawn"
+	ReasonAboveAvailable = "amount_above_available"
+)
+
+// storeCmd builds the loans command for the caller acting on merchantID's
+// objects. The store scopes idempotency keys by merchant, so a staff key's
+// idempotency key is namespaced by the key id (hashed to stay within the
+// store's key length) and can never collide with the merchant's own keys.
+func storeCmd(c echo.Context, merchantID string) loans.Cmd {
+	p := PrincipalOf(c)
+	k := IdempotencyKeyOf(c)
+	if p.Role != auth.RoleMerchant && k != "" {
+		sum := sha256.Sum256([]byte(p.Owner() + "\x00" + k))
+		k = "staff:" + hex.EncodeToString(sum[:])
+	}
+	return loans.Cmd{MerchantID: merchantID, IdempotencyKey: k}
+}
+
+// pathID parses an integer id path parameter.
+func pathID(c echo.Context, name string) (int64, error) {
+	id, err := strconv.ParseInt(c.Param(name), 10, 64)
+	if err != nil || id < 1 {
+		return 0, lend.FieldErrorf(name, "must be a positive integer id")
+	}
+	return id, nil
+}
+
+// notFoundAs rewrites the store's not-found into what the caller asked for, so
+// "not yours" and "does not exist" read the same.
+func notFoundAs(err error, what string) error {
+	if lend.ErrorCode(err) == lend.ENOTFOUND {
+		return lend.Errorf(lend.ENOTFOUND, "%s not found", what)
+	}
+	return err
+}
+
+// loadOwnLoan reads a loan the caller may see; another merchant's loan is 404.
+func (s *Server) loadOwnLoan(c echo.Context) (loans.Loan, error) {
+	id, err := pathID(c, "loan_id")
+	if err != nil {
+		return loans.Loan{}, err
+	}
+	what := "loan " + strconv.FormatInt(id, 10)
+	l, err := s.cfg.Loans.Loan(c.Request().Context(), id)
+	if err != nil {
+		return l, notFoundAs(err, what)
+	}
+	if err := auth.CheckMerchant(c.Request().Context(), l.MerchantID, what); err != nil {
+		return loans.Loan{}, err
+	}
+	return l, nil
+}
+
+// getCreditLine: GET /v1/merchants/:merchant_id/credit-line.
+func (s *Server) getCreditLine(c echo.Context) error {
+	m := c.Param("merchant_id")
+	what := "credit line of merchant " + m
+	if err := auth.CheckMerchant(c.Request().Context(), m, what); err != nil {
+		return err
+	}
+	line, err := s.cfg.Loans.CreditLine(c.Request().Context(), m)
+	if err != nil {
+		return notFoundAs(err, what)
+	}
+	return WriteJSON(c, http.StatusOK, line)
+}
+
+// creditLinePage is a page of credit lines.
+type creditLinePage struct {
+	Items      []loans.CreditLine `json:"items"`
+	NextCursor *string            `json:"next_cursor"`
+}
+
+// listCreditLines: GET /v1/credit-lines (officers).
+func (s *Server) listCreditLines(c echo.Context) error {
+	limit, err := PageLimit(c)
+	if err != nil {
+		return err
+	}
+	cur, err := rawCursor(c)
+	if err != nil {
+		return err
+	}
+	status := loans.LineStatus(c.QueryParam("status"))
+	switch status {
+	case "", loans.LineActive, loans.LineFrozen, loans.LineClosed:
+	default:
+		return lend.FieldErrorf("status", "%q is not active, frozen or closed", status)
+	}
+	grade := c.QueryParam("grade")
+	if len(grade) > MaxGradeLen {
+		return lend.FieldErrorf("grade", "longer than %d characters", MaxGradeLen)
+	}
+	lines, next, err := s.cfg.Loans.ListCreditLines(c.Request().Context(), loans.CreditLineFilter{
+		Status: status, Grade: grade, Cursor: cur, Limit: limit})
+	if err != nil {
+		return err
+	}
+	if lines == nil {
+		lines = []loans.CreditLine{}
+	}
+	return WriteJSON(c, http.StatusOK, creditLinePage{Items: lines, NextCursor: nextCursor(next)})
+}
+
+// rawCursor returns the cursor query parameter, bounded; the store's cursors
+// are already opaque and validated by the store.
+func rawCursor(c echo.Context) (string, error) {
+	raw := c.QueryParam("cursor")
+	if len(raw) > MaxCursorLen {
+		return "", lend.FieldErrorf("cursor", "longer than %d characters", MaxCursorLen)
+	}
+	return raw, nil
+}
+
+func nextCursor(next string) *string {
+	if next == "" {
+		return nil
+	}
+	return &next
+}
+
+// applicationRequest is the body of POST /v1/applications.
+type applicationRequest struct {
+	MerchantID  string            `json:"merchant_id"`
+	AmountMinor int64             `json:"amount_minor"`
+	TermMonths  int               `json:"term_months"`
+	Product     loans.ProductKind `json:"product"`
+	Method      loans.Method      `json:"method"`
+}
+
+// applicationResponse is the stored application plus the schedule preview of
+// its offer (the preview is recomputable from the offer, so it is not stored).
+type applicationResponse struct {
+	loans.Application
+	SchedulePreview []loans.Installment `json:"schedule_preview"`
+}
+
+// createApplication: POST /v1/applications → 201 with the decision, taken
+// against the merchant's stored credit line (written by the nightly refresh).
+func (s *Server) createApplication(c echo.Context) error {
+	var req applicationRequest
+	if err := DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.MerchantID == "" {
+		if p := PrincipalOf(c); p.Role == auth.RoleMerchant {
+			req.MerchantID = p.MerchantID
+		} else {
+			return lend.FieldErrorf("merchant_id", "is required")
+		}
+	}
+	if len(req.MerchantID) > MaxMerchantIDLen {
+		return lend.FieldErrorf("merchant_id", "longer than %d characters", MaxMerchantIDLen)
+	}
+	if req.AmountMinor < 1 || req.AmountMinor > MaxAmountMinor {
+		return lend.FieldErrorf("amount_minor", "must be from 1 to %d", int64(MaxAmountMinor))
+	}
+	if req.TermMonths < 1 || req.TermMonths > MaxTermMonths {
+		return lend.FieldErrorf("term_months", "must be from 1 to %d", MaxTermMonths)
+	}
+	if req.Product == "" {
+		req.Product = loans.ProductTerm
+	}
+	if req.Product != loans.ProductTerm {
+		return lend.FieldErrorf("product", "%q: applications are for term loans", req.Product)
+	}
+	if req.Method == "" {
+		req.Method = loans.Annuity
+	}
+	switch req.Method {
+	case loans.Annuity, loans.EqualPrincipal, loans.InterestOnly:
+	default:
+		return lend.FieldErrorf("method", "%q is not annuity, equal-principal or interest-only", req.Method)
+	}
+	ctx := c.Request().Context()
+	if err := auth.CheckMerchant(ctx, req.MerchantID, "merchant "+req.MerchantID); err != nil {
+		return err
+	}
+
+	app := loans.Application{MerchantID: req.MerchantID, AmountMinor: req.AmountMinor, Product: req.Product,
+		TermPeriods: req.TermMonths, Method: req.Method, Frequency: loans.Monthly}
+	line, err := s.cfg.Loans.CreditLine(ctx, req.MerchantID)
+	switch {
+	case lend.ErrorCode(err) == lend.ENOTFOUND:
+		app.Decision, app.Reasons = loans.DecisionDeclined, []string{ReasonNoCreditLine}
+	case err != nil:
+		return err
+	default:
+		app.Currency, app.ModelID, app.Grade = line.Currency, line.ModelID, line.Grade
+		s.decide(&app, line)
+	}
+	var preview []loans.Installment
+	if app.Offer != nil {
+		// Expiry is on the server's clock, the one accept checks it against.
+		app.Offer.ExpiresAt = s.cfg.Now().Add(s.cfg.OfferValidity).UTC().Truncate(time.Second)
+		start, err := s.openBusinessDay(ctx)
+		if err != nil {
+			return err
+		}
+		t := loans.Terms{PrincipalMinor: app.Offer.AmountMinor, Rate: app.Offer.APR, Periods: app.Offer.TermPeriods,
+			Method: app.Method, Frequency: app.Frequency, Start: start}
+		if err := t.Validate(); err != nil {
+			return err
+		}
+		sched, err := loans.BuildSchedule(t)
+		if err != nil {
+			return err
+		}
+		_, interest := loans.ScheduleTotals(sched)
+		app.Offer.InstallmentMinor = sched[0].TotalMinor()
+		app.Offer.TotalInterestMinor = interest
+		app.DayCount = t.DayCount
+		preview = sched
+	}
+	stored, err := s.cfg.Loans.CreateApplication(ctx, storeCmd(c, req.MerchantID), app)
+	if err != nil {
+		return err
+	}
+	s.metrics.Decisions.WithLabelValues(stored.Decision).Inc()
+	if preview == nil {
+		preview = []loans.Installment{}
+	}
+	return WriteJSON(c, http.StatusCreated, applicationResponse{Application: stored, SchedulePreview: preview})
+}
+
+// openBusinessDay is the day a loan accepted now is disbursed on (what the
+// store uses for an undated command): today, or the day after the last
+// closed business day when close of business has run ahead of the clock.
+func (s *Server) openBusinessDay(ctx context.Context) (loans.Date, error) {
+	closed, err := s.cfg.Loans.BusinessDate(ctx)
+	if err != nil {
+		return loans.Date{}, err
+	}
+	open := loans.Day(s.cfg.Now())
+	if !closed.IsZero() && !closed.Before(open) {
+		open = closed.AddDate(0, 0, 1)
+	}
+	return open, nil
+}
+
+// decide sets app's decision from the merchant's line: approved when the
+// amount fits what is available on an active line; a counter-offer of the
+// available amount (rounded down to the limit step) when only part fits;
+// declined otherwise, with the line's scoring reasons.
+func (s *Server) decide(app *loans.Application, line loans.CreditLine) {
+	decline := func(reasons ...string) {
+		app.Decision = loans.DecisionDeclined
+		app.Reasons = append(reasons, line.Reasons...)
+	}
+	step := s.cfg.LimitStepMinor
+	switch {
+	case line.Status == loans.LineFrozen:
+		decline(ReasonLineFrozen)
+		return
+	case line.Status != loans.LineActive:
+		decline(ReasonLineClosed)
+		return
+	case line.LimitMinor <= 0:
+		decline(ReasonNoLimit)
+		return
+	}
+	offer := app.AmountMinor
+	app.Decision, app.Reasons = loans.DecisionApproved, []string{}
+	if app.AmountMinor > line.AvailableMinor {
+		offer = line.AvailableMinor / step * step
+		if offer <= 0 {
+			decline(ReasonFullyDrawn)
+			return
+		}
+		app.Decision, app.Reasons = loans.DecisionCounterOffer, []string{ReasonAboveAvailable}
+	}
+	app.Offer = &loans.Offer{AmountMinor: offer, APR: line.APR, TermPeriods: app.TermPeriods}
+}
+
+// acceptApplication: POST /v1/applications/:application_id/accept → 201 loan.
+func (s *Server) acceptApplication(c echo.Context) error {
+	id, err := pathID(c, "application_id")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	what := "application " + strconv.FormatInt(id, 10)
+	app, err := s.cfg.Loans.Application(ctx, id)
+	if err != nil {
+		return notFoundAs(err, what)
+	}
+	if err := auth.CheckMerchant(ctx, app.MerchantID, what); err != nil {
+		return err
+	}
+	l, err := s.cfg.Loans.AcceptApplication(ctx, storeCmd(c, app.MerchantID),
+		loans.AcceptRequest{ApplicationID: id, Now: s.cfg.Now()})
+	if err != nil {
+		return notFoundAs(err, what)
+	}
+	return WriteJSON(c, http.StatusCreated, l)
+}
+
+// getLoan: GET /v1/loans/:loan_id.
+func (s *Server) getLoan(c echo.Context) error {
+	l, err := s.loadOwnLoan(c)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(c, http.StatusOK, l)
+}
+
+// scheduleResponse is a loan's schedule.
+type scheduleResponse struct {
+	LoanID       int64               `json:"loan_id"`
+	Currency     string              `json:"currency"`
+	Method       loans.Method        `json:"method,omitempty"`
+	Installments []loans.Installment `json:"installments"`
+}
+
+// getSchedule: GET /v1/loans/:loan_id/schedule.
+func (s *Server) getSchedule(c echo.Context) error {
+	l, err := s.loadOwnLoan(c)
+	if err != nil {
+		return err
+	}
+	inst, err := s.cfg.Loans.Schedule(c.Request().Context(), l.ID)
+	if err != nil {
+		return err
+	}
+	if inst == nil {
+		inst = []loans.Installment{}
+	}
+	return WriteJSON(c, http.StatusOK, scheduleResponse{LoanID: l.ID, Currency: l.Currency, Method: l.Method, Installments: inst})
+}
+
+// journalResponse is a loan's journal, oldest entry first.
+type journalResponse struct {
+	LoanID   int64                `json:"loan_id"`
+	Currency string               `json:"currency"`
+	Entries  []loans.JournalEntry `json:"entries"`
+}
+
+// getJournal: GET /v1/loans/:loan_id/journal (officers).
+func (s *Server) getJournal(c echo.Context) error {
+	l, err := s.loadOwnLoan(c)
+	if err != nil {
+		return err
+	}
+	entries, err := s.cfg.Loans.Journal(c.Request().Context(), l.ID)
+	if err != nil {
+		return err
+	}
+	if entries == nil {
+		entries = []loans.JournalEntry{}
+	}
+	return WriteJSON(c, http.StatusOK, journalResponse{LoanID: l.ID, Currency: l.Currency, Entries: entries})
+}
+
+// loanPage is a page of loans.
+type loanPage struct {
+	Items      []loans.Loan `json:"items"`
+	NextCursor *string      `json:"next_cursor"`
+}
+
+// listLoans: GET /v1/loans. A merchant sees only its own loans: asking for
+// another merchant's yields an empty page, never an error that confirms the
+// merchant exists.
+func (s *Server) listLoans(c echo.Context) error {
+	limit, err := PageLimit(c)
+	if err != nil {
+		return err
+	}
+	cur, err := rawCursor(c)
+	if err != nil {
+		return err
+	}
+	f := loans.LoanFilter{MerchantID: c.QueryParam("merchant_id"), Status: loans.LoanStatus(c.QueryParam("status")), Cursor: cur, Limit: limit}
+	switch f.Status {
+	case "", loans.LoanPending, loans.LoanActive, loans.LoanPaidOff, loans.LoanChargedOff, loans.LoanCancelled:
+	default:
+		return lend.FieldErrorf("status", "%q is not pending, active, paid_off, charged_off or cancelled", f.Status)
+	}
+	if len(f.MerchantID) > MaxMerchantIDLen {
+		return lend.FieldErrorf("merchant_id", "longer than %d characters", MaxMerchantIDLen)
+	}
+	if own, all := auth.MerchantScope(c.Request().Context()); !all {
+		if f.MerchantID != "" && f.MerchantID != own {
+			return WriteJSON(c, http.StatusOK, loanPage{Items: []loans.Loan{}})
+		}
+		f.MerchantID = own
+	}
+	ls, next, err := s.cfg.Loans.ListLoans(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	if ls == nil {
+		ls = []loans.Loan{}
+	}
+	return WriteJSON(c, http.StatusOK, loanPage{Items: ls, NextCursor: nextCursor(next)})
+}
+
+// repaymentRequest is the body of POST /v1/loans/:loan_id/repayments.
+type repaymentRequest struct {
+	AmountMinor int64  `json:"amount_minor"`
+	ValueDate   string `json:"value_date"`
+}
+
+// createRepayment: POST /v1/loans/:loan_id/repayments → 201 with the
+// allocation and the balances after.
+func (s *Server) createRepayment(c echo.Context) error {
+	var req repaymentRequest
+	if err := DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.AmountMinor < 1 || req.AmountMinor > MaxAmountMinor {
+		return lend.FieldErrorf("amount_minor", "must be from 1 to %d", int64(MaxAmountMinor))
+	}
+	if req.ValueDate != "" {
+		if _, err := loans.ParseDate("value_date", req.ValueDate); err != nil {
+			return err
+		}
+	}
+	l, err := s.loadOwnLoan(c)
+	if err != nil {
+		return err
+	}
+	rep, err := s.cfg.Loans.Repay(c.Request().Context(), storeCmd(c, l.MerchantID),
+		loans.RepayRequest{LoanID: l.ID, AmountMinor: req.AmountMinor, ValueDate: req.ValueDate})
+	if err != nil {
+		var le *lend.Error
+		if errors.As(err, &le) && le.Code != lend.EINTERNAL {
+			s.metrics.Repayments.WithLabelValues("refused").Inc()
+		}
+		return err
+	}
+	s.metrics.Repayments.WithLabelValues("accepted").Inc()
+	s.metrics.RepaidMinor.WithLabelValues(rep.Currency).Add(float64(rep.AmountMinor))
+	return WriteJSON(c, http.StatusCreated, rep)
+}
+
+// getPayoff: GET /v1/loans/:loan_id/payoff?date=.
+func (s *Server) getPayoff(c echo.Context) error {
+	var on loans.Date
+	if d := c.QueryParam("date"); d != "" {
+		var err error
+		if on, err = loans.ParseDate("date", d); err != nil {
+			return err
+		}
+	}
+	l, err := s.loadOwnLoan(c)
+	if err != nil {
+		return err
+	}
+	q, err := s.cfg.Loans.PayoffQuote(c.Request().Context(), l.ID, on)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(c, http.StatusOK, q)
+}
+
+// getPortfolio: GET /v1/portfolio (officers).
+func (s *Server) getPortfolio(c echo.Context) error {
+	p, err := s.cfg.Loans.Portfolio(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return WriteJSON(c, http.StatusOK, p)
+}
+
+// notImplemented answers endpoints documented but not built yet.
+func notImplemented(c echo.Context) error {
+	return lend.Errorf(lend.ENOTIMPL, "model management over the API is not built yet; use `lend train` and the CLI")
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/lendhq/lend"
+	"github.com/lendhq/lend/internal/pipeline"
+	"github.com/lendhq/lend/loans"
+	"github.com/lendhq/lend/loans/sqlite"
+	"github.com/lendhq/lend/scoring"
+	"github.com/spf13/cobra"
+)
+
+func init() { register(newRefreshCmd) }
+
+// newRefreshCmd is the nightly limit refresh: score every merchant, write
+// every credit line, print what changed.
+func newRefreshCmd() *cobra.Command {
+	var featPath, tx, asOf, modelPath string
+	var asJSON bool
+	var batch int
+	cmd := &cobra.Command{
+		Use:   "refresh-limits [--features FILE | --tx PATH --as-of DATE] [--model FILE] [--json]",
+		Short: "Nightly batch: score every merchant and refresh its credit line",
+		Long: `Score every merchant of a features file (default DATA/features.parquet) with the
+model (default DATA/model.json) and write each credit line through the loans
+store: a frozen (delinquent) line stays frozen, a limit never drops below what
+is drawn, an ineligible merchant's line is cut to what is drawn. With --tx the
+feature pipeline runs on the transactions first, as of --as-of. Re-running for
+the same as-of and model changes nothing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dsn := dbDSN(cmd)
+			if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+				return lend.Errorf(lend.ENOTIMPL, "db: PostgreSQL is not supported yet; use a SQLite path")
+			}
+			opt := pipeline.RefreshOptions{AsOf: asOf, BatchSize: batch}
+			switch {
+			case tx != "" && featPath != "":
+				return lend.FieldErrorf("features", "give --features or --tx, not both")
+			case tx != "":
+				opt.Transactions = []string{tx}
+			case featPath != "":
+				opt.Features = featPath
+			default:
+				opt.Features = filepath.Join(dataDir(cmd), pipeline.FeaturesFile)
+			}
+			if modelPath == "" {
+				modelPath = filepath.Join(dataDir(cmd), pipeline.ModelFile)
+			}
+			eng, err := scoring.LoadEngine(modelPath, "")
+			if err != nil {
+				return err
+			}
+			st, err := sqlite.Open(dsn, loans.Policy{})
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			opt.Engine, opt.Store = eng, st
+			sum, err := pipeline.RefreshLimits(cmd.Context(), opt)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(sum)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "refreshed %d merchants as of %s with model %s: %d new, %d raised, %d lowered, %d unchanged, %d frozen, %d declined; %d lines written\n",
+				sum.Merchants, sum.AsOf, sum.ModelID, sum.New, sum.Raised, sum.Lowered, sum.Unchanged, sum.Frozen, sum.Declined, sum.Written)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&featPath, "features", "", "features file, Parquet or CSV (default DATA/features.parquet)")
+	f.StringVar(&tx, "tx", "", "transactions (file or glob): compute features as of --as-of first")
+	f.StringVar(&asOf, "as-of", "", "as-of date YYYY-MM-DD (default: the features file's as_of column)")
+	f.StringVar(&modelPath, "model", "", "model artifact (default DATA/model.json)")
+	f.IntVar(&batch, "batch", pipeline.DefaultRefreshBatch, fmt.Sprintf("credit lines per store transaction (1..%d)", pipeline.MaxRefreshBatch))
+	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	return cmd
+}

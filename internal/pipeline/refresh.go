@@ -1,0 +1,437 @@
+// Package pipeline runs the batch steps of Lend end to end: generate a
+// synthetic portfolio, compute features, train a model and refresh every
+// merchant's credit line. `lend refresh-limits` and `lend serve --demo` share
+// it so the nightly batch and the demo bootstrap cannot drift apart.
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/lendhq/lend"
+	"github.com/lendhq/lend/features"
+	"github.com/lendhq/lend/loans"
+	"github.com/lendhq/lend/scoring"
+)
+
+// Refresh limits.
+const (
+	// DefaultRefreshBatch is how many credit lines go to the store in one
+	// UpsertCreditLines call (one SQLite transaction): large enough that the
+	// per-commit fsync is amortised, small enough that a transaction never
+	// holds the writer for long.
+	DefaultRefreshBatch = 20_000
+	// MaxRefreshBatch bounds the batch size a caller may ask for (the SQLite
+	// store refuses more than 100,000 per call).
+	MaxRefreshBatch = 100_000
+	// MaxRefreshMerchants bounds the merchants one refresh holds in memory.
+	MaxRefreshMerchants = 5_000_000
+	// MaxFeatureColumns bounds the columns of a features file.
+	MaxFeatureColumns = 500
+	// IDColumn is the merchant id column every features file carries.
+	IDColumn = "merchant_id"
+	// AsOfColumn is the optional as-of date column of a features file.
+	AsOfColumn = "as_of"
+	// maxAsOfLen bounds an as-of date string (YYYY-MM-DD).
+	maxAsOfLen = 10
+)
+
+// RefreshOptions configure RefreshLimits.
+type RefreshOptions struct {
+	Features string // features file (Parquet or CSV), one row per merchant
+	// Transactions, when set instead of Features, are transaction files (or
+	// globs) the feature pipeline runs on as of AsOf first.
+	Transactions []string
+	AsOf         string          // YYYY-MM-DD; required unless the file has an as_of column (then they must agree)
+	Engine       *scoring.Engine // the champion model
+	Store        loans.Store     // where credit lines live
+	BatchSize    int             // lines per store call; DefaultRefreshBatch when 0
+}
+
+// RefreshSummary counts what a refresh did. Every scored merchant falls in
+// exactly one of New, Raised, Lowered, Unchanged, Frozen, Declined.
+type RefreshSummary struct {
+	AsOf      string `json:"as_of"`
+	ModelID   string `json:"model_id"`
+	Merchants int    `json:"merchants"` // rows scored
+	New       int    `json:"new"`
+	Raised    int    `json:"raised"`
+	Lowered   int    `json:"lowered"`
+	Unchanged int    `json:"unchanged"`
+	Frozen    int    `json:"frozen"`   // delinquent: stays frozen, limit kept
+	Declined  int    `json:"declined"` // ineligible: existing line cut to what is drawn, none opened
+	Written   int    `json:"written"`  // lines written to the store (identical lines are not rewritten)
+	Batches   int    `json:"batches"`
+}
+
+// RefreshLimits scores every merchant of the features file with the engine's
+// champion and writes each credit line through the store, following
+// scoring.RefreshLine: a frozen line stays frozen, a delinquent merchant's
+// line is frozen, a line never drops below what is drawn, an ineligible
+// merchant's line is cut to what is drawn. Every row is scored before anything
+// is written, so bad input writes nothing. A line identical to the stored one
+// is not rewritten, so a second run for the same as-of and model changes
+// nothing (Written is 0). Writes go in batches; if a batch fails the earlier
+// ones stay, and re-running finishes the job (the refresh is idempotent).
+func RefreshLimits(ctx context.Context, opt RefreshOptions) (RefreshSummary, error) {
+	var sum RefreshSummary
+	if opt.Engine == nil || opt.Store == nil {
+		return sum, lend.Errorf(lend.EINVALID, "refresh: an engine and a store are required")
+	}
+	batch := opt.BatchSize
+	if batch == 0 {
+		batch = DefaultRefreshBatch
+	}
+	if batch < 1 || batch > MaxRefreshBatch {
+		return sum, lend.FieldErrorf("batch", "must be between 1 and %d, got %d", MaxRefreshBatch, batch)
+	}
+	if opt.AsOf != "" {
+		if _, err := features.ParseAsOf(opt.AsOf); err != nil {
+			return sum, err
+		}
+	}
+	if len(opt.Transactions) > 0 {
+		if opt.Features != "" {
+			return sum, lend.FieldErrorf("features", "give a features file or transactions, not both")
+		}
+		if opt.AsOf == "" {
+			return sum, lend.FieldErrorf("as-of", "required with transactions")
+		}
+		asOf, _ := features.ParseAsOf(opt.AsOf)
+		tmp, err := os.MkdirTemp("", "lend-refresh-*")
+		if err != nil {
+			return sum, lend.Wrap(lend.EINTERNAL, err, "refresh: temporary directory: %v", err)
+		}
+		defer os.RemoveAll(tmp)
+		opt.Features = filepath.Join(tmp, "features.parquet")
+		if _, err := features.Run(ctx, features.Options{Paths: opt.Transactions, AsOf: asOf, Out: opt.Features}); err != nil {
+			return sum, err
+		}
+	}
+	m := opt.Engine.Scorer().Model()
+	currency := m.Policy.Currency
+	sum.ModelID = opt.Engine.ModelID()
+
+	prev, err := loadLines(ctx, opt.Store)
+	if err != nil {
+		return sum, err
+	}
+	var updates []loans.CreditLineUpdate
+	asOf := opt.AsOf
+	err = readFeatures(ctx, opt.Features, func(row int, id, rowAsOf string, f *scoring.Features) error {
+		if rowAsOf != "" {
+			if asOf == "" {
+				asOf = rowAsOf
+			} else if rowAsOf != asOf {
+				return lend.FieldErrorf("as_of", "features row %d (merchant %s): as-of %s differs from %s", row, id, rowAsOf, asOf)
+			}
+		}
+		if asOf == "" {
+			return lend.FieldErrorf("as-of", "required: the features file has no %s column", AsOfColumn)
+		}
+		sum.Merchants++
+		if sum.Merchants > MaxRefreshMerchants {
+			return lend.Errorf(lend.ETOOLARGE, "features: more than %d merchants in one refresh", MaxRefreshMerchants)
+		}
+		u, change, write, err := refreshOne(opt.Engine, prev[id], id, f, currency, asOf, sum.ModelID)
+		if err != nil {
+			return lend.Wrap(lend.EINVALID, err, "features row %d (merchant %s): %s", row, id, lend.ErrorMessage(err))
+		}
+		count(&sum, change)
+		if write {
+			updates = append(updates, u)
+		}
+		return nil
+	})
+	if err != nil {
+		return sum, err
+	}
+	sum.AsOf = asOf
+	for start := 0; start < len(updates); start += batch {
+		end := min(start+batch, len(updates))
+		if _, err := opt.Store.UpsertCreditLines(ctx, updates[start:end]); err != nil {
+			return sum, err
+		}
+		sum.Written += end - start
+		sum.Batches++
+	}
+	return sum, nil
+}
+
+func count(s *RefreshSummary, change string) {
+	switch change {
+	case scoring.ChangeNew:
+		s.New++
+	case scoring.ChangeRaised:
+		s.Raised++
+	case scoring.ChangeLowered:
+		s.Lowered++
+	case scoring.ChangeUnchanged:
+		s.Unchanged++
+	case scoring.ChangeFrozen:
+		s.Frozen++
+	case scoring.ChangeDeclined:
+		s.Declined++
+	}
+}
+
+// refreshOne assesses one merchant and works out what to write. write is
+// false when there is nothing to store (a declined merchant without a line)
+// or the stored line already says exactly this.
+func refreshOne(e *scoring.Engine, prev *loans.CreditLine, id string, f *scoring.Features, currency, asOf, modelID string) (u loans.CreditLineUpdate, change string, write bool, err error) {
+	mer := &scoring.Merchant{ID: id, Features: f}
+	var ps *scoring.LineState
+	if prev != nil {
+		mer.ExposureMinor = prev.DrawnMinor
+		// Close of business freezes a delinquent merchant's line; that is the
+		// store's record of delinquency.
+		mer.Delinquent = prev.Status == loans.LineFrozen
+		st := string(prev.Status)
+		if prev.Status == loans.LineClosed {
+			st = scoring.LineDeclined
+		}
+		ps = &scoring.LineState{LimitMinor: prev.LimitMinor, DrawnMinor: prev.DrawnMinor, Status: st}
+	}
+	a, err := e.Assess(mer, scoring.ProductCreditLine)
+	if err != nil {
+		return u, "", false, err
+	}
+	next, change, err := scoring.RefreshLine(ps, a, mer.Delinquent)
+	if err != nil {
+		return u, "", false, err
+	}
+	if next == nil {
+		return u, change, false, nil
+	}
+	pd, err := strconv.ParseFloat(a.PD, 64)
+	if err != nil {
+		return u, "", false, lend.Errorf(lend.EINTERNAL, "pd %q: %v", a.PD, err)
+	}
+	u = loans.CreditLineUpdate{MerchantID: id, Currency: currency, LimitMinor: next.LimitMinor, Grade: a.Grade,
+		Score: float64(a.Score), PD: pd, Reasons: reasonCodes(a), ModelID: modelID, AsOf: asOf}
+	switch {
+	case next.Status == scoring.LineActive && a.Pricing != nil:
+		if u.APR, err = loans.ParseRate("apr", a.Pricing.APR); err != nil {
+			return u, "", false, err
+		}
+	case prev != nil:
+		u.APR = prev.APR // frozen or declined: no new draws, the price of what is drawn stands
+		u.Currency = prev.Currency
+	}
+	if prev != nil && sameLine(prev, &u) {
+		return u, change, false, nil
+	}
+	return u, change, true, nil
+}
+
+// reasonCodes lists the policy reasons (why declined or bounded) then the
+// score's key factors, each code once.
+func reasonCodes(a *scoring.Assessment) []string {
+	out := make([]string, 0, len(a.Reasons)+len(a.ScoreReasons))
+	for _, rs := range [][]scoring.Reason{a.Reasons, a.ScoreReasons} {
+		for _, r := range rs {
+			if !slices.Contains(out, r.Code) {
+				out = append(out, r.Code)
+			}
+		}
+	}
+	return out
+}
+
+// sameLine reports whether writing u would leave the stored line as it is.
+func sameLine(l *loans.CreditLine, u *loans.CreditLineUpdate) bool {
+	limit := max(u.LimitMinor, l.DrawnMinor)
+	return l.LimitMinor == limit && l.APR == u.APR && l.Grade == u.Grade && l.Score == u.Score && l.PD == u.PD &&
+		l.ModelID == u.ModelID && l.AsOf == u.AsOf && slices.Equal(l.Reasons, u.Reasons)
+}
+
+// loadLines reads every stored credit line, page by page.
+func loadLines(ctx context.Context, st loans.Store) (map[string]*loans.CreditLine, error) {
+	out := map[string]*loans.CreditLine{}
+	cursor := ""
+	for {
+		page, next, err := st.ListCreditLines(ctx, loans.CreditLineFilter{Cursor: cursor, Limit: loans.MaxPageSize})
+		if err != nil {
+			return nil, err
+		}
+		for i := range page {
+			out[page[i].MerchantID] = &page[i]
+		}
+		if len(out) > MaxRefreshMerchants {
+			return nil, lend.Errorf(lend.ETOOLARGE, "store: more than %d credit lines", MaxRefreshMerchants)
+		}
+		if next == "" || len(page) == 0 {
+			return out, nil
+		}
+		cursor = next
+	}
+}
+
+// readFeatures streams a features file (Parquet, CSV or gzipped CSV) in
+// merchant id order, calling fn with one reused Features per row: numeric
+// columns go to Num (NULL as NaN: present but missing), text columns to Str.
+func readFeatures(ctx context.Context, path string, fn func(row int, id, asOf string, f *scoring.Features) error) error {
+	if strings.TrimSpace(path) == "" {
+		return lend.FieldErrorf("features", "a features file is required")
+	}
+	db, err := features.OpenDB(0, "", "")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	src, err := sourceOf(path)
+	if err != nil {
+		return err
+	}
+	rows, err := db.QueryContext(ctx, "DESCRIBE SELECT * FROM "+src)
+	if err != nil {
+		return lend.Wrap(lend.EINVALID, err, "features: cannot read %s: %v", path, firstLine(err))
+	}
+	type col struct {
+		name    string
+		numeric bool
+	}
+	var cols []col
+	hasID, asOfIdx := false, -1
+	for rows.Next() {
+		var name, typ string
+		var n1, n2, n3, n4 sql.NullString
+		if err := rows.Scan(&name, &typ, &n1, &n2, &n3, &n4); err != nil {
+			rows.Close()
+			return lend.Wrap(lend.EINTERNAL, err, "features: describe")
+		}
+		switch name {
+		case IDColumn:
+			hasID = true
+			continue
+		case AsOfColumn:
+			asOfIdx = len(cols)
+		}
+		cols = append(cols, col{name, isNumeric(typ)})
+	}
+	rows.Close()
+	if !hasID {
+		return lend.FieldErrorf("features", "%s has no %s column", path, IDColumn)
+	}
+	if len(cols) > MaxFeatureColumns {
+		return lend.FieldErrorf("features", "%s has %d columns; the limit is %d", path, len(cols), MaxFeatureColumns)
+	}
+	var sel strings.Builder
+	sel.WriteString("SELECT CAST(" + quoteIdent(IDColumn) + " AS VARCHAR)")
+	for i, c := range cols {
+		switch {
+		case i == asOfIdx:
+			sel.WriteString(", strftime(CAST(" + quoteIdent(c.name) + " AS DATE), '%Y-%m-%d')")
+		case c.numeric:
+			sel.WriteString(", CAST(" + quoteIdent(c.name) + " AS DOUBLE)")
+		default:
+			sel.WriteString(", CAST(" + quoteIdent(c.name) + " AS VARCHAR)")
+		}
+	}
+	sel.WriteString(" FROM " + src + " ORDER BY 1")
+	rows, err = db.QueryContext(ctx, sel.String())
+	if err != nil {
+		return lend.Wrap(lend.EINVALID, err, "features: cannot read %s: %v", path, firstLine(err))
+	}
+	defer rows.Close()
+	nums := make([]sql.NullFloat64, len(cols))
+	strs := make([]sql.NullString, len(cols))
+	dest := make([]any, len(cols)+1)
+	var id sql.NullString
+	dest[0] = &id
+	for i, c := range cols {
+		if c.numeric && i != asOfIdx {
+			dest[i+1] = &nums[i]
+		} else {
+			dest[i+1] = &strs[i]
+		}
+	}
+	f := &scoring.Features{Num: make(map[string]float64, len(cols)), Str: map[string]string{}}
+	row := 0
+	lastID := ""
+	for rows.Next() {
+		row++
+		if err := rows.Scan(dest...); err != nil {
+			return lend.Wrap(lend.EINVALID, err, "features row %d: %v", row, firstLine(err))
+		}
+		if !id.Valid || id.String == "" {
+			return lend.FieldErrorf(IDColumn, "features row %d: empty merchant id", row)
+		}
+		if id.String == lastID {
+			return lend.FieldErrorf(IDColumn, "features: merchant %s appears more than once", id.String)
+		}
+		lastID = id.String
+		clear(f.Num)
+		clear(f.Str)
+		asOf := ""
+		for i, c := range cols {
+			switch {
+			case i == asOfIdx:
+				if strs[i].Valid {
+					asOf = strs[i].String
+				}
+				if len(asOf) != maxAsOfLen {
+					return lend.FieldErrorf(AsOfColumn, "features row %d (merchant %s): as-of %q is not a date", row, id.String, asOf)
+				}
+			case c.numeric:
+				v := math.NaN()
+				if nums[i].Valid {
+					v = nums[i].Float64
+				}
+				f.Num[c.name] = v
+			case strs[i].Valid:
+				f.Str[c.name] = strs[i].String
+			}
+		}
+		if err := fn(row, id.String, asOf, f); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return lend.Wrap(lend.EINVALID, err, "features: reading %s: %v", path, firstLine(err))
+	}
+	if row == 0 {
+		return lend.FieldErrorf("features", "%s has no rows", path)
+	}
+	return nil
+}
+
+// sourceOf is the DuckDB table function reading path.
+func sourceOf(path string) (string, error) {
+	p := strings.ToLower(path)
+	switch {
+	case strings.HasSuffix(p, ".parquet"):
+		return "read_parquet(" + quoteString(path) + ")", nil
+	case strings.HasSuffix(p, ".csv"), strings.HasSuffix(p, ".csv.gz"):
+		return "read_csv(" + quoteString(path) + ", header = true, nullstr = ['', 'NULL'])", nil
+	}
+	return "", lend.FieldErrorf("features", "%s: want a .parquet, .csv or .csv.gz file", path)
+}
+
+func isNumeric(typ string) bool {
+	t := strings.ToUpper(typ)
+	for _, p := range []string{"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL"} {
+		if strings.HasPrefix(t, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func quoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+func quoteIdent(s string) string  { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// firstLine keeps an engine error to one line for the user.
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
