@@ -120,16 +120,49 @@ type Bin struct {
 	Points     int      `json:"points"`
 }
 
-// Calibration maps a score to a PD: PD = 1 / (1 + exp(−(A + B·score))).
-// B is negative for a scorecard where higher scores are safer.
+// Calibration methods.
+const (
+	// CalibrationLogistic is PD = 1 / (1 + exp(−(A + B·score))) (Platt
+	// scaling). Still read so artifacts trained before isotonic keep scoring.
+	CalibrationLogistic = "logistic"
+	// CalibrationIsotonic is a monotone piecewise-linear PD through Knots: a
+	// pool-adjacent-violators fit of the outcome on the score, because log-odds
+	// of bad are often not linear in a scorecard's points.
+	CalibrationIsotonic = "isotonic"
+)
+
+// Calibration limits and the PD range an isotonic knot may hold: a block with
+// no bads (or no goods) must not claim certainty.
+const (
+	MaxCalibrationKnots = 1000
+	MinCalibratedPD     = 1e-4
+	MaxCalibratedPD     = 1 - 1e-4
+)
+
+// Calibration maps a score to a PD. Method "logistic":
+// PD = 1 / (1 + exp(−(A + B·score))), B negative for a scorecard where higher
+// scores are safer. Method "isotonic": PD is the linear interpolation between
+// the two Knots around the score (ascending score, non-increasing PD), and the
+// end knot's PD beyond either end; A and B are 0.
 type Calibration struct {
-	Method string  `json:"method"` // "logistic"
+	Method string  `json:"method"` // "logistic" or "isotonic"
 	A      float64 `json:"a"`
 	B      float64 `json:"b"`
-	// FittedOn says which rows the calibration was fitted on ("test" or "all")
-	// and N how many.
+	// Knots are the isotonic calibration's (score, PD) points; absent for
+	// logistic, so artifacts from before isotonic keep their bytes and id.
+	Knots []Knot `json:"knots,omitempty"`
+	// FittedOn says which rows the calibration was fitted on ("train", "test"
+	// or "all") and N how many.
 	FittedOn string `json:"fitted_on,omitempty"`
 	N        int    `json:"n,omitempty"`
+}
+
+// Knot is one point of an isotonic calibration: the PD at a score. Score is
+// a row-weighted mean score of a PAV block (or the block's outermost training
+// score at either end), so it need not be an integer.
+type Knot struct {
+	Score float64 `json:"score"`
+	PD    float64 `json:"pd"`
 }
 
 // Grade is a PD band: a score whose PD is <= MaxPD (and above the previous grade's) gets Name.

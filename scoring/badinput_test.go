@@ -105,9 +105,9 @@ func TestLoadRefusesCorruptArtifacts(t *testing.T) {
 
 // TestChallengerRefusedSeparately: a bad challenger is refused and named.
 func TestChallengerRefusedSeparately(t *testing.T) {
-	bad := mutate(t, func(m *Model) { m.Calibration.Method = "isotonic" })
+	bad := mutate(t, func(m *Model) { m.Calibration.Method = "spline" })
 	_, err := NewEngine(loadGolden(t), bad)
-	wantInvalid(t, err, "challenger: calibration must be logistic")
+	wantInvalid(t, err, "challenger: calibration must be logistic or isotonic")
 }
 
 // TestApplicationBadInput: every field a caller can get wrong is named.

@@ -58,9 +58,8 @@ func Compile(m *Model) (*Scorer, error) {
 			return nil, err
 		}
 	}
-	c := m.Calibration
-	if c.Method != "logistic" || !finite(c.A) || !finite(c.B) || c.B >= 0 {
-		return nil, lend.Errorf(lend.EINVALID, "calibration must be logistic with finite a and b < 0 (higher scores safer); got method %q a=%v b=%v", c.Method, c.A, c.B)
+	if err := validateCalibration(&m.Calibration); err != nil {
+		return nil, err
 	}
 	if len(m.Grades) > MaxGrades {
 		return nil, lend.Errorf(lend.EINVALID, "model has %d grades (at most %d)", len(m.Grades), MaxGrades)
@@ -148,5 +147,37 @@ func validateVariable(v *Variable) error {
 	}
 	// a special code inside a range is allowed: it is checked first and
 	// shadows the range, as bureau codes like -9 do.
+	return nil
+}
+
+// validateCalibration refuses a calibration that could give a PD outside
+// (0, 1), NaN, or a PD that rises with the score (higher scores are safer).
+func validateCalibration(c *Calibration) error {
+	switch c.Method {
+	case CalibrationLogistic:
+		if !finite(c.A) || !finite(c.B) || c.B >= 0 || len(c.Knots) != 0 {
+			return lend.Errorf(lend.EINVALID, "calibration must be logistic with finite a and b < 0 (higher scores safer) and no knots; got a=%v b=%v, %d knots", c.A, c.B, len(c.Knots))
+		}
+	case CalibrationIsotonic:
+		if c.A != 0 || c.B != 0 {
+			return lend.Errorf(lend.EINVALID, "calibration: isotonic takes knots, not a and b (got a=%v b=%v)", c.A, c.B)
+		}
+		if len(c.Knots) == 0 || len(c.Knots) > MaxCalibrationKnots {
+			return lend.Errorf(lend.EINVALID, "calibration: isotonic needs 1 to %d knots; got %d", MaxCalibrationKnots, len(c.Knots))
+		}
+		for i, k := range c.Knots {
+			if !finite(k.Score) || !(k.PD >= MinCalibratedPD && k.PD <= MaxCalibratedPD) {
+				return lend.Errorf(lend.EINVALID, "calibration knot %d: score %v must be finite and pd %v within [%v, %v]", i, k.Score, k.PD, MinCalibratedPD, MaxCalibratedPD)
+			}
+			if i > 0 && !(k.Score > c.Knots[i-1].Score) {
+				return lend.Errorf(lend.EINVALID, "calibration knot %d: score %v must be above the previous knot's %v", i, k.Score, c.Knots[i-1].Score)
+			}
+			if i > 0 && k.PD > c.Knots[i-1].PD {
+				return lend.Errorf(lend.EINVALID, "calibration knot %d: pd %v rises above the previous knot's %v (higher scores must never be riskier)", i, k.PD, c.Knots[i-1].PD)
+			}
+		}
+	default:
+		return lend.Errorf(lend.EINVALID, "calibration must be logistic or isotonic; got method %q", c.Method)
+	}
 	return nil
 }

@@ -181,6 +181,9 @@ func genModel(t *rapid.T) *Model {
 	m := &Model{FormatVersion: FormatVersion, Target: "bad",
 		Calibration: Calibration{Method: "logistic", A: 8 - rapid.Float64Range(0, 6).Draw(t, "a"), B: -0.1 + rapid.Float64Range(0, 0.095).Draw(t, "b")},
 		Grades:      DefaultGrades(), Policy: DefaultPolicy()}
+	if rapid.Bool().Draw(t, "isotonic") {
+		m.Calibration = genIsotonic(t)
+	}
 	m.Variables = []Variable{
 		{Name: FeatureRefundRate90d, Type: "numeric", ReasonCode: "R1", Bins: genRanges(t, "refund", 0, 0.4, -1)},
 		{Name: FeatureSalesTrend12m, Type: "numeric", ReasonCode: "R2", Bins: genRanges(t, "trend", -1, 1, 1)},
@@ -212,4 +215,19 @@ func genModel(t *rapid.T) *Model {
 			MaxTarget: 1e7}
 	}
 	return m
+}
+
+// genIsotonic draws a valid isotonic calibration: 1–8 knots with scores
+// strictly rising over the generated models' score range and PDs that never
+// rise (equal neighbours allowed), inside [MinCalibratedPD, MaxCalibratedPD].
+func genIsotonic(t *rapid.T) Calibration {
+	c := Calibration{Method: CalibrationIsotonic}
+	score := float64(rapid.IntRange(-50, 300).Draw(t, "knot score0"))
+	pd := MaxCalibratedPD - rapid.Float64Range(0, 0.5).Draw(t, "knot pd0")
+	for k := rapid.IntRange(1, 8).Draw(t, "knots"); k > 0; k-- {
+		c.Knots = append(c.Knots, Knot{Score: score, PD: pd})
+		score += 0.5 + rapid.Float64Range(0, 100).Draw(t, "knot gap")
+		pd = max(MinCalibratedPD, pd-rapid.Float64Range(0, 0.3).Draw(t, "knot drop"))
+	}
+	return c
 }

@@ -349,10 +349,42 @@ func (s *Scorer) ScoreRow(b *Binding, num []float64, str []string, r *Result) {
 	s.finish(r, total)
 }
 
-// PD returns the calibrated probability of default for a score.
+// PD returns the calibrated probability of default for a score. It
+// allocates nothing: the isotonic knots are searched in place.
 func (s *Scorer) PD(score int) float64 {
-	c := s.m.Calibration
+	c := &s.m.Calibration
+	if c.Method == CalibrationIsotonic {
+		return isotonicPD(c.Knots, float64(score))
+	}
 	return 1 / (1 + math.Exp(-(c.A + c.B*float64(score))))
+}
+
+// isotonicPD interpolates linearly between the knots around x and is flat
+// beyond the end knots. knots ascend strictly in score (checked at Compile).
+func isotonicPD(knots []Knot, x float64) float64 {
+	n := len(knots)
+	if n == 0 {
+		return math.NaN() // refused at Compile; NaN rather than a made-up PD
+	}
+	if x <= knots[0].Score {
+		return knots[0].PD
+	}
+	if x >= knots[n-1].Score {
+		return knots[n-1].PD
+	}
+	// first knot whose score exceeds x: 1 <= hi <= n-1
+	lo, hi := 0, n-1
+	for hi-lo > 1 {
+		mid := int(uint(lo+hi) >> 1)
+		if knots[mid].Score <= x {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	a, b := knots[lo], knots[hi]
+	t := (x - a.Score) / (b.Score - a.Score)
+	return a.PD + t*(b.PD-a.PD)
 }
 
 // GradeOf returns the grade whose PD band holds pd.

@@ -277,7 +277,7 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}h2{border-bottom:1px solid #ddd}
 <tr><th class="l">target</th><td class="l">{{.M.Target}}, bad rate {{pct .M.Data.BadRate}}</td></tr>
 <tr><th class="l">split</th><td class="l">{{.M.Data.TrainRows}} train / {{.M.Data.TestRows}} test</td></tr>
 <tr><th class="l">scaling</th><td class="l">{{.M.Scaling.BaseScore}} points at {{.M.Scaling.BaseOdds}}:1 good:bad, {{.M.Scaling.PDO}} points to double the odds</td></tr>
-<tr><th class="l">calibration</th><td class="l">PD = 1/(1+exp(−({{f4 .M.Calibration.A}} + {{.M.Calibration.B}}·score))), fitted on {{.M.Calibration.FittedOn}} ({{.M.Calibration.N}} rows)</td></tr>
+<tr><th class="l">calibration</th><td class="l">{{if eq .M.Calibration.Method "isotonic"}}isotonic: PD interpolated linearly between {{len .M.Calibration.Knots}} (score, PD) knots, flat beyond the ends{{else}}PD = 1/(1+exp(−({{f4 .M.Calibration.A}} + {{.M.Calibration.B}}·score))){{end}}, fitted on {{.M.Calibration.FittedOn}} ({{.M.Calibration.N}} rows)</td></tr>
 <tr><th class="l">variables</th><td class="l">{{len .M.Variables}} selected of {{len .M.Candidates}} candidates</td></tr>
 </table>
 {{range .Warnings}}<p class="warn">Warning: {{.}}</p>{{end}}

@@ -27,6 +27,11 @@ const (
 	ReasonsPerRow      = 4   // reason codes `lend score` prints
 	MaxSpecials        = 20  // --special codes
 	MaxStepwiseVars    = 100 // candidates stepwise selection may consider
+	// IsotonicMinBlockRows and IsotonicMinBlockShare set the smallest PAV
+	// block of an isotonic calibration: the larger of 200 rows and 1% of the
+	// rows fitted, so no knot's PD rests on a handful of outcomes.
+	IsotonicMinBlockRows  = 200
+	IsotonicMinBlockShare = 0.01
 )
 
 // Options are the training options. Zero values take the documented defaults
@@ -53,13 +58,17 @@ type Options struct {
 	BaseScore      float64
 	BaseOdds       float64
 	CapacityTarget string
-	CreatedAt      time.Time
+	// Calibration is the score-to-PD method: "isotonic" (the default; ""
+	// means it too) fitted on the training part, or "logistic" (Platt
+	// scaling, fitted on the test part as before isotonic existed).
+	Calibration string
+	CreatedAt   time.Time
 }
 
 // Defaults returns the documented defaults.
 func Defaults() Options {
 	return Options{SkipRows: -1, TestFrac: 0.3, Seed: 42, MaxBins: 8, MinBinShare: 0.05, Monotonic: TrendAuto,
-		MinIV: 0.02, MaxCorr: 0.7, PDO: 20, BaseScore: 600, BaseOdds: 50}
+		MinIV: 0.02, MaxCorr: 0.7, PDO: 20, BaseScore: 600, BaseOdds: 50, Calibration: scoring.CalibrationIsotonic}
 }
 
 func (o *Options) validate() error {
@@ -90,6 +99,8 @@ func (o *Options) validate() error {
 		return lend.FieldErrorf("base-score", "must be a number")
 	case len(o.Special) > MaxSpecials:
 		return lend.FieldErrorf("special", "at most %d codes", MaxSpecials)
+	case o.Calibration != "" && o.Calibration != scoring.CalibrationIsotonic && o.Calibration != scoring.CalibrationLogistic:
+		return lend.FieldErrorf("calibration", "must be isotonic or logistic, got %q", o.Calibration)
 	case o.SplitBy != "" && o.TestFrac == 0:
 		return lend.FieldErrorf("test-frac", "an out-of-time split needs --test-frac > 0")
 	}
@@ -319,20 +330,15 @@ func Train(ctx context.Context, opt Options) (*Result, error) {
 	sort.SliceStable(candidates, func(a, b int) bool { return candidates[a].Name < candidates[b].Name })
 	m.Candidates = candidates
 
-	// Scores through the scorer; calibration on the test part.
+	// Scores through the scorer, then the calibration (see calibrate).
 	sc := scoring.NewScorer(m)
 	trScore := scoreRows(sc, tab, train)
 	teScore := scoreRows(sc, tab, test)
 	teY := labelsOf(y, test)
-	calScore, calY, on := teScore, teY, "test"
-	if nb := count1(teY); nb < MinCalibrationBads || len(teY)-nb < MinCalibrationBads {
-		calScore, calY, on = append(slices.Clone(trScore), teScore...), append(slices.Clone(ytr), teY...), "all"
-	}
-	cal, err := calibrate(calScore, calY)
+	cal, err := calibrate(opt.Calibration, trScore, ytr, teScore, teY)
 	if err != nil {
 		return nil, err
 	}
-	cal.FittedOn = on
 	m.Calibration = cal
 	// Calibration changes PDs, never scores: the scores above stand, and the
 	// PDs come from the calibrated scorer's own PD function.
@@ -665,10 +671,145 @@ func scoreAndPD(sc *scoring.Scorer, tab *Table, rows []int) ([]int, []float64) {
 	return score, pd
 }
 
-// calibrate fits PD = 1/(1+exp(−(A + B·score))) by logistic regression of the
+// calibrationMethod resolves the calibration option ("" is the default).
+func calibrationMethod(o string) string {
+	if o == "" {
+		return scoring.CalibrationIsotonic
+	}
+	return o
+}
+
+// calibrate fits the score-to-PD map. Isotonic (the default) is fitted on the
+// training part, so the test part stays an honest check of it; logistic is
+// fitted on the test part, as it always was. Either falls back to all rows
+// when its part has fewer than MinCalibrationBads bads or goods.
+func calibrate(method string, trScore []int, trY []int8, teScore []int, teY []int8) (scoring.Calibration, error) {
+	all := func() ([]int, []int8) {
+		return append(slices.Clone(trScore), teScore...), append(slices.Clone(trY), teY...)
+	}
+	enough := func(y []int8) bool {
+		nb := count1(y)
+		return nb >= MinCalibrationBads && len(y)-nb >= MinCalibrationBads
+	}
+	if calibrationMethod(method) == scoring.CalibrationLogistic {
+		score, y, on := teScore, teY, "test"
+		if !enough(teY) {
+			score, y = all()
+			on = "all"
+		}
+		c, err := calibrateLogistic(score, y)
+		c.FittedOn = on
+		return c, err
+	}
+	score, y, on := trScore, trY, "train"
+	if !enough(trY) {
+		score, y = all()
+		on = "all"
+	}
+	c := scoring.Calibration{Method: scoring.CalibrationIsotonic, N: len(score), FittedOn: on}
+	c.Knots = isotonicKnots(score, y, max(IsotonicMinBlockRows, int(math.Ceil(IsotonicMinBlockShare*float64(len(score))))))
+	if len(c.Knots) == 0 {
+		return c, lend.Errorf(lend.EINVALID, "calibration: no rows to fit")
+	}
+	return c, nil
+}
+
+// isoBlock is a run of consecutive distinct scores pooled by the PAV fit.
+type isoBlock struct {
+	lo, hi   int     // lowest and highest score in the block
+	n, bads  int     // rows and bads
+	sumScore float64 // Σ score over the rows, for the block's mean score
+}
+
+func (b isoBlock) rate() float64 { return float64(b.bads) / float64(b.n) }
+
+func (b isoBlock) merge(c isoBlock) isoBlock {
+	return isoBlock{lo: min(b.lo, c.lo), hi: max(b.hi, c.hi), n: b.n + c.n, bads: b.bads + c.bads, sumScore: b.sumScore + c.sumScore}
+}
+
+// isotonicKnots fits PD non-increasing in score by pool-adjacent-violators
+// with blocks of at least minRows rows, and returns the knots, strictly
+// ascending in score and strictly descending in PD:
+//
+//  1. rows are grouped by distinct score (ascending), and consecutive scores
+//     are pooled into chunks of at least minRows rows (a short last chunk
+//     joins the one before), so every block is large enough to trust;
+//  2. PAV: a chunk whose bad rate is not below the previous block's is merged
+//     into it (repeatedly, back down the stack), leaving strictly falling rates;
+//  3. each rate is clamped into [MinCalibratedPD, MaxCalibratedPD] and blocks
+//     that clamping made equal are pooled;
+//  4. a block's knot sits at its mean score, except that the first block's
+//     sits at its lowest score and the last block's at its highest, so the PD
+//     falls strictly over the whole training score range and ranks rows
+//     exactly as the score does (the test AUC of the PD is the score's).
+//
+// Returns nil for no rows.
+func isotonicKnots(score []int, y []int8, minRows int) []scoring.Knot {
+	if len(score) == 0 {
+		return nil
+	}
+	ord := make([]int, len(score))
+	for i := range ord {
+		ord[i] = i
+	}
+	sort.SliceStable(ord, func(a, b int) bool { return score[ord[a]] < score[ord[b]] })
+	// 1. chunks of consecutive distinct scores with >= minRows rows
+	var chunks []isoBlock
+	cur := isoBlock{lo: score[ord[0]], hi: score[ord[0]]}
+	for k, i := range ord {
+		s := score[i]
+		if k > 0 && s != score[ord[k-1]] && cur.n >= minRows {
+			chunks = append(chunks, cur)
+			cur = isoBlock{lo: s, hi: s}
+		}
+		cur.hi = s
+		cur.n++
+		cur.bads += int(y[i])
+		cur.sumScore += float64(s)
+	}
+	if cur.n < minRows && len(chunks) > 0 {
+		chunks[len(chunks)-1] = chunks[len(chunks)-1].merge(cur)
+	} else {
+		chunks = append(chunks, cur)
+	}
+	// 2. pool adjacent violators (rates must fall strictly with score)
+	var st []isoBlock
+	for _, c := range chunks {
+		st = append(st, c)
+		for len(st) > 1 && st[len(st)-1].rate() >= st[len(st)-2].rate() {
+			st = append(st[:len(st)-2], st[len(st)-2].merge(st[len(st)-1]))
+		}
+	}
+	// 3. clamp, pooling blocks the clamp made equal
+	clamp := func(p float64) float64 { return min(max(p, scoring.MinCalibratedPD), scoring.MaxCalibratedPD) }
+	var blocks []isoBlock
+	for _, b := range st {
+		if k := len(blocks) - 1; k >= 0 && clamp(b.rate()) == clamp(blocks[k].rate()) {
+			blocks[k] = blocks[k].merge(b)
+			continue
+		}
+		blocks = append(blocks, b)
+	}
+	// 4. knots
+	knots := make([]scoring.Knot, len(blocks))
+	for k, b := range blocks {
+		at := b.sumScore / float64(b.n)
+		switch {
+		case len(blocks) == 1:
+		case k == 0:
+			at = float64(b.lo)
+		case k == len(blocks)-1:
+			at = float64(b.hi)
+		}
+		knots[k] = scoring.Knot{Score: at, PD: clamp(b.rate())}
+	}
+	return knots
+}
+
+// calibrateLogistic fits PD = 1/(1+exp(−(A + B·score))) by logistic regression of the
 // outcome on the score (Platt scaling). The score is standardised for the fit
 // and the coefficients mapped back.
-func calibrate(score []int, y []int8) (scoring.Calibration, error) {
+func calibrateLogistic(score []int, y []int8) (scoring.Calibration, error) {
 	n := len(score)
 	var mean, sd float64
 	for _, s := range score {
@@ -680,7 +821,7 @@ func calibrate(score []int, y []int8) (scoring.Calibration, error) {
 		sd += d * d
 	}
 	sd = math.Sqrt(sd / float64(n))
-	c := scoring.Calibration{Method: "logistic", N: n}
+	c := scoring.Calibration{Method: scoring.CalibrationLogistic, N: n}
 	if sd == 0 {
 		p := rate(y)
 		c.A = math.Log(p / (1 - p))
@@ -801,7 +942,7 @@ func optionList(o Options) []scoring.Option {
 	}
 	ops := []scoring.Option{
 		{Name: "bad", Value: o.Bad}, {Name: "base_odds", Value: g(o.BaseOdds)}, {Name: "base_score", Value: g(o.BaseScore)},
-		{Name: "capacity_target", Value: o.CapacityTarget}, {Name: "exclude", Value: strings.Join(o.Exclude, ",")},
+		{Name: "calibration", Value: calibrationMethod(o.Calibration)}, {Name: "capacity_target", Value: o.CapacityTarget}, {Name: "exclude", Value: strings.Join(o.Exclude, ",")},
 		{Name: "id", Value: o.ID}, {Name: "l2", Value: g(o.L2)}, {Name: "max_bins", Value: strconv.Itoa(o.MaxBins)},
 		{Name: "max_corr", Value: g(o.MaxCorr)}, {Name: "min_bin_share", Value: g(o.MinBinShare)}, {Name: "min_iv", Value: g(o.MinIV)},
 		{Name: "monotonic", Value: o.Monotonic}, {Name: "pdo", Value: g(o.PDO)}, {Name: "seed", Value: strconv.FormatUint(o.Seed, 10)},
