@@ -472,6 +472,10 @@ func tsTextSQL(c string) string {
 // line, merchant_id, ts, amount, type, buyer_id (+ raw and struct_reason when
 // staged). tsKind and amtKind are the kinds of src's ts and amount columns.
 // reason is NULL for a valid row and names the first problem otherwise.
+//
+// The whitespace-only merchant_id check trims only ids whose first character
+// is a control character or space (ascii <= 32; 0 for the empty string):
+// trimming every id cost more than reading the file (3 s per 10M rows).
 func validationSQL(src string, staged bool, tsKind, amtKind kind, hasBuyer bool) string {
 	var tsExpr, amtExpr, amtReason string
 	tsMissing := "ts_in IS NULL"
@@ -503,7 +507,7 @@ func validationSQL(src string, staged bool, tsKind, amtKind kind, hasBuyer bool)
 	}
 	return fmt.Sprintf(`SELECT file, line, merchant_id, p_ts AS ts, p_amount AS amount, type, buyer_id,
  CASE WHEN struct_reason IS NOT NULL THEN struct_reason
- WHEN merchant_id IS NULL OR trim(merchant_id, ' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)) = '' THEN 'merchant_id: empty'
+ WHEN merchant_id IS NULL OR (ascii(merchant_id) <= 32 AND trim(merchant_id, ' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)) = '') THEN 'merchant_id: empty'
  WHEN %[9]s THEN 'ts: missing'
  WHEN p_ts IS NULL THEN 'ts: not RFC 3339 or YYYY-MM-DD HH:MM:SS[.fff]'
  %[3]s

@@ -190,8 +190,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 
-	// Count what came in and what was rejected, per file.
-	if err := countRows(ctx, conn, rel, rep); err != nil {
+	// The one scan of the input: validated rows pre-aggregated per merchant
+	// and 30-day bucket, plus per-file row and reject totals.
+	pre := bind(preSQL(rel, "reason IS NULL", true), opts.AsOf, rep.HasBuyer)
+	if _, err := conn.ExecContext(ctx, "CREATE TEMP TABLE pre AS "+pre); err != nil {
+		return nil, lend.Errorf(lend.EINVALID, "tx: reading input: %s", firstLine(err.Error()))
+	}
+	if err := countRows(ctx, conn, "pre", rep); err != nil {
 		return nil, err
 	}
 	if rep.RowsIn == 0 {
@@ -212,7 +217,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			rep.Rejected, rep.RowsIn, 100*rep.RejectRate(), 100*maxRate, rep.Rejects)
 	}
 
-	q, err := Query("tx", opts.AsOf, rep.HasBuyer)
+	q, err := featureQueryFromPre("pre", opts.AsOf, rep.HasBuyer)
 	if err != nil {
 		return rep, lend.Wrap(lend.EINTERNAL, err, "building feature query")
 	}
@@ -318,8 +323,10 @@ func ingest(ctx context.Context, db *sql.DB, conn *sql.Conn, inputs []*inputFile
 	return "validated", nil
 }
 
-func countRows(ctx context.Context, conn *sql.Conn, rel string, rep *Report) error {
-	rows, err := conn.QueryContext(ctx, "SELECT file, count(*), count(*) FILTER (WHERE reason IS NOT NULL) FROM "+rel+" GROUP BY file")
+// countRows fills the per-file row and reject counts from the per-file
+// totals of the stored pre-aggregate.
+func countRows(ctx context.Context, conn *sql.Conn, pre string, rep *Report) error {
+	rows, err := conn.QueryContext(ctx, "SELECT file, sum(n)::BIGINT, (coalesce(sum(n) FILTER (WHERE NOT ok), 0))::BIGINT FROM "+pre+" WHERE file IS NOT NULL GROUP BY file")
 	if err != nil {
 		return lend.Errorf(lend.EINVALID, "tx: reading input: %s", firstLine(err.Error()))
 	}

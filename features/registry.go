@@ -2,21 +2,23 @@
 // point-in-time feature row per merchant (SPEC §2.2).
 //
 // Every feature is one registry entry: its name, description, unit, window and
-// the SQL that computes it. The SQL is written against one relation,
+// the SQL that computes it. Features are computed in two steps, both shared by
+// the batch pipeline (Run) and the online path (ComputeRows):
 //
-//	tx(merchant_id VARCHAR, ts TIMESTAMP /* UTC */, amount DECIMAL(18,6), type VARCHAR, buyer_id VARCHAR /* NULL if none */)
+//  1. preSQL: one pass over the validated transactions
+//     (merchant_id, ts TIMESTAMP UTC, amount DECIMAL(18,6), type, buyer_id)
+//     into a small pre-aggregate p, one row per merchant, 30-day bucket bk and
+//     (for sales in W(90) with a buyer) buyer_id, carrying sale/refund/
+//     chargeback sums and counts, first/last sale and a bit set of W(90) sale
+//     days. It is the only step that reads every input row.
+//  2. featureBody: each feature's Aggs are aggregates over p grouped by
+//     merchant; BuyerAggs are aggregates over the per-(merchant, buyer) W(90)
+//     relation b90 built from p; SQL is a scalar over those.
 //
-// and the placeholders @as_of (a TIMESTAMP literal, midnight UTC) and
-// @has_buyer (whether the input had a buyer_id column). The same query text is
-// run by two execution paths: the batch pipeline (Run), where tx is a validated
-// view over whole CSV/Parquet files, and the online path (ComputeRows), where tx
-// holds one merchant's stored rows. One definition, two execution paths.
-//
-// A feature's SQL is split in two parts so the whole registry compiles to a
-// single pass over the data: Aggs are aggregate expressions over tx grouped by
-// merchant (filtered aggregates, shared by name between features), and SQL is a
-// scalar expression over those aggregates. Buyer features read per-merchant
-// aggregates of a per-(merchant, buyer) relation, declared as BuyerAggs.
+// Placeholders @as_of (a TIMESTAMP literal, midnight UTC) and @has_buyer
+// (whether the input had a buyer_id column) are bound by bind. In batch, p is a
+// temp table that also carries per-file row/reject totals (the row counts come
+// from the same scan); online, p is a CTE over one merchant's staged rows.
 package features
 
 import (
@@ -38,7 +40,8 @@ type Feature struct {
 	Description string // one sentence for a risk officer
 	Unit        string // e.g. "major currency units", "count", "ratio", "days"
 	Window      string // e.g. "90d", "12 x 30d buckets", "all history"
-	// Aggs are aggregates over tx (one row per merchant, rows with ts < as_of).
+	// Aggs are aggregates over the pre-aggregate p (see preSQL), grouped by
+	// merchant, over rows with bk >= 0 (ts < as_of).
 	Aggs []Agg
 	// BuyerAggs are aggregates over b90(merchant_id, buyer_id, n_sales, sale_amount):
 	// one row per merchant and non-empty buyer with sales in W(90).
@@ -57,32 +60,94 @@ type Feature struct {
 // bucketCount is the number of 30-day buckets of the 12-month features.
 const bucketCount = 12
 
-// w is the filter condition "ts in W(n)" = [as_of − n days, as_of). The upper
-// bound holds for every tx row already (the pipeline filters ts < as_of once).
-func w(n int) string { return fmt.Sprintf("ts >= @as_of - INTERVAL %d DAY", n) }
+// Pre-aggregate bucket indexes (column bk of p). bk = k−1 for B_k, k = 1..12
+// (age = as_of − ts in (0, 360] days); bkTail holds ages in (360, 365] days
+// so that W(365) = bk <= bkTail; bkOld is everything older;
+// bkFuture marks rows at or after as_of (kept only for the row counts).
+const (
+	bkTail   = 12
+	bkOld    = 13
+	bkFuture = -1
+)
 
-// sale is the filter for sales.
-const sale = "type = 'sale'"
+// usPerDay is microseconds per day (DuckDB TIMESTAMPs are microseconds).
+const usPerDay = 86400000000
+
+// w is the filter "ts in W(n)" on the pre-aggregate. Windows are whole 30-day
+// buckets, except 365 days, which ends at the tail bucket.
+func w(n int) string {
+	switch {
+	case n == 365:
+		return fmt.Sprintf("bk <= %d", bkTail)
+	case n%30 == 0 && n/30 <= bucketCount:
+		return fmt.Sprintf("bk <= %d", n/30-1)
+	}
+	panic(fmt.Sprintf("features: window %d days is not a whole number of 30-day buckets", n))
+}
 
 func saleAmt(n int) Agg {
-	return Agg{fmt.Sprintf("sale_amt_%d", n), fmt.Sprintf("sum(amount) FILTER (WHERE %s AND %s)", sale, w(n))}
+	return Agg{fmt.Sprintf("sale_amt_%d", n), fmt.Sprintf("sum(sale_amt) FILTER (WHERE %s)", w(n))}
 }
 
 func saleCnt(n int) Agg {
-	return Agg{fmt.Sprintf("sale_cnt_%d", n), fmt.Sprintf("count(*) FILTER (WHERE %s AND %s)", sale, w(n))}
+	return Agg{fmt.Sprintf("sale_cnt_%d", n), fmt.Sprintf("coalesce(sum(sale_n) FILTER (WHERE %s), 0)", w(n))}
 }
 
-// bucket k (1-based) is B_k = [as_of − 30k days, as_of − 30(k−1) days).
+// bucket k (1-based) is B_k = [as_of − 30k days, as_of − 30(k−1) days): NULL
+// when it holds no sale (sale_amt is NULL in pre-aggregate rows without sales).
 func bucket(k int) Agg {
-	return Agg{fmt.Sprintf("bucket_%d", k), fmt.Sprintf(
-		"sum(amount) FILTER (WHERE %s AND ts >= @as_of - INTERVAL %d DAY AND ts < @as_of - INTERVAL %d DAY)",
-		sale, 30*k, 30*(k-1))}
+	return Agg{fmt.Sprintf("bucket_%d", k), fmt.Sprintf("sum(sale_amt) FILTER (WHERE bk = %d)", k-1)}
 }
 
 var (
-	aggFirstSale = Agg{"first_sale", "min(ts) FILTER (WHERE " + sale + ")"}
-	aggLastSale  = Agg{"last_sale", "max(ts) FILTER (WHERE " + sale + ")"}
+	aggFirstSale = Agg{"first_sale", "min(first_sale)"}
+	aggLastSale  = Agg{"last_sale", "max(last_sale)"}
 )
+
+// preSQL is the one pass over the transactions: rows grouped by merchant,
+// 30-day bucket (bk) and, for sales in W(90) with a buyer, buyer_id (buyer90),
+// carrying the few sums every feature is computed from. Filtered aggregates
+// over ~14 buckets per merchant replace ~30 filtered aggregates per input row,
+// and the W(90) sale dates are kept as a 90-bit set (days_lo: days 0..63 back,
+// days_hi: 64..89) so active days need no DISTINCT over (merchant, date).
+//
+// src has columns merchant_id, ts, amount, type, buyer_id; okExpr says which
+// rows are valid (invalid rows keep only their count). With byFile, src also
+// has file and the grouping adds per-(file, ok) totals (rows where
+// merchant_id, bk and buyer90 are NULL and file is set): the row counts of a
+// run come from the same scan as the features.
+func preSQL(src, okExpr string, byFile bool) string {
+	// age_us = as_of − ts in microseconds, computed once per row; validity
+	// (okExpr, the whole validation CASE in batch) likewise, one layer below
+	// its uses.
+	// W(n) = [as_of − n days, as_of) holds ages in (0, n days], so bucket k
+	// (1-based) holds ages in (30(k−1), 30k] days: bk = (age_us − 1) // 30 days.
+	bk := fmt.Sprintf(`CASE WHEN NOT ok THEN NULL WHEN age_us <= 0 THEN %d WHEN age_us > %d THEN %d WHEN age_us > %d THEN %d ELSE (age_us - 1) // %d END`,
+		bkFuture, 365*usPerDay, bkOld, 360*usPerDay, bkTail, int64(30)*usPerDay)
+	w90Sale := "ok AND age_us > 0 AND age_us <= " + fmt.Sprint(90*usPerDay) + " AND type = 'sale'"
+	fileCol, groupBy := "", "GROUP BY ok, merchant_id, bk, buyer90"
+	if byFile {
+		fileCol, groupBy = "file, ", "GROUP BY GROUPING SETS ((ok, merchant_id, bk, buyer90), (file, ok))"
+	}
+	return fmt.Sprintf(`SELECT %[1]sok, merchant_id, bk, buyer90,
+  count(*) AS n,
+  count(*) FILTER (WHERE st = 'sale') AS sale_n,
+  sum(amount) FILTER (WHERE st = 'sale') AS sale_amt,
+  sum(amount) FILTER (WHERE st IN ('refund', 'chargeback')) AS rc_amt,
+  count(*) FILTER (WHERE st = 'chargeback') AS cb_n,
+  min(ts) FILTER (WHERE st = 'sale') AS first_sale,
+  max(ts) FILTER (WHERE st = 'sale') AS last_sale,
+  bit_or(day_lo) AS days_lo,
+  bit_or(day_hi) AS days_hi
+ FROM (SELECT %[1]sok, CASE WHEN ok THEN merchant_id END AS merchant_id, CASE WHEN ok THEN type END AS st,
+   CASE WHEN ok THEN ts END AS ts, CASE WHEN ok THEN amount END AS amount, %[2]s AS bk,
+   CASE WHEN %[3]s AND buyer_id <> '' THEN buyer_id END AS buyer90,
+   CASE WHEN %[3]s AND (age_us - 1) // %[4]d < 64 THEN 1::UBIGINT << ((age_us - 1) // %[4]d) END AS day_lo,
+   CASE WHEN %[3]s AND (age_us - 1) // %[4]d >= 64 THEN 1::UBIGINT << ((age_us - 1) // %[4]d - 64) END AS day_hi
+  FROM (SELECT %[1]sok, merchant_id, ts, amount, type, buyer_id, epoch_us(@as_of) - epoch_us(ts) AS age_us
+   FROM (SELECT %[1]s(%[5]s) AS ok, merchant_id, ts, amount, type, buyer_id FROM %[6]s)))
+ %[7]s`, fileCol, bk, w90Sale, int64(usPerDay), okExpr, src, groupBy)
+}
 
 // tenureExpr is whole days from the first sale to as_of (floor; ts < as_of so
 // the difference is positive and integer division floors).
@@ -184,19 +249,19 @@ var registry = []Feature{
 	{
 		Name: "active_days_90d", Description: "Distinct UTC calendar dates in W(90) with at least one sale.",
 		Unit: "days", Window: "90d", Type: "BIGINT",
-		Aggs: []Agg{{"active_days_90", "count(DISTINCT ts::DATE) FILTER (WHERE " + sale + " AND " + w(90) + ")"}},
+		Aggs: []Agg{{"active_days_90", "(coalesce(bit_count(bit_or(days_lo)), 0) + coalesce(bit_count(bit_or(days_hi)), 0))"}},
 		SQL:  "active_days_90",
 	},
 	{
 		Name: "refund_rate_90d", Description: "(Refund + chargeback amounts in W(90)) / sales_amount_90d; NULL if no sales amount.",
 		Unit: "ratio", Window: "90d", Type: "DOUBLE",
-		Aggs: []Agg{saleAmt(90), {"refund_amt_90", "sum(amount) FILTER (WHERE type IN ('refund', 'chargeback') AND " + w(90) + ")"}},
+		Aggs: []Agg{saleAmt(90), {"refund_amt_90", "sum(rc_amt) FILTER (WHERE " + w(90) + ")"}},
 		SQL:  "CASE WHEN coalesce(sale_amt_90, 0) > 0 THEN coalesce(refund_amt_90, 0)::DOUBLE / sale_amt_90::DOUBLE END",
 	},
 	{
 		Name: "chargeback_count_180d", Description: "Number of chargebacks in W(180).",
 		Unit: "count", Window: "180d", Type: "BIGINT",
-		Aggs: []Agg{{"cb_cnt_180", "count(*) FILTER (WHERE type = 'chargeback' AND " + w(180) + ")"}},
+		Aggs: []Agg{{"cb_cnt_180", "coalesce(sum(cb_n) FILTER (WHERE " + w(180) + "), 0)"}},
 		SQL:  "cb_cnt_180",
 	},
 	{
@@ -220,7 +285,7 @@ var registry = []Feature{
 	{
 		Name: "sales_growth_90d", Description: "sales_amount_90d / (sale amounts in [as_of−180d, as_of−90d)) − 1; NULL if that prior amount is 0.",
 		Unit: "ratio", Window: "180d", Type: "DOUBLE",
-		Aggs: []Agg{saleAmt(90), {"sale_amt_prev_90", "sum(amount) FILTER (WHERE " + sale + " AND " + w(180) + " AND ts < @as_of - INTERVAL 90 DAY)"}},
+		Aggs: []Agg{saleAmt(90), {"sale_amt_prev_90", "sum(sale_amt) FILTER (WHERE bk BETWEEN 3 AND 5)"}},
 		SQL:  "CASE WHEN coalesce(sale_amt_prev_90, 0) > 0 THEN coalesce(sale_amt_90, 0)::DOUBLE / sale_amt_prev_90::DOUBLE - 1 END",
 	},
 	{
@@ -307,14 +372,36 @@ func bind(sqlText string, asOf time.Time, hasBuyer bool) string {
 }
 
 // Query returns the SELECT that computes every registry feature over the
-// relation named rel (shaped like tx) as of asOf: one row per merchant with at
-// least one sale before asOf, columns merchant_id, as_of, then the features in
-// registry order, sorted by merchant_id.
+// relation named rel (shaped like tx: valid rows only) as of asOf: one row per
+// merchant with at least one sale before asOf, columns merchant_id, as_of, then
+// the features in registry order, sorted by merchant_id. It pre-aggregates rel
+// with preSQL and runs FeatureQuery's body over that: the batch pipeline runs
+// the same two parts, with the pre-aggregate stored as a table.
 func Query(rel string, asOf time.Time, hasBuyer bool) (string, error) {
 	return buildQuery(registry, rel, asOf, hasBuyer)
 }
 
 func buildQuery(fs []Feature, rel string, asOf time.Time, hasBuyer bool) (string, error) {
+	body, err := featureBody(fs, "p")
+	if err != nil {
+		return "", err
+	}
+	return bind("WITH p AS ("+preSQL(rel, "TRUE", false)+"),\n"+body, asOf, hasBuyer), nil
+}
+
+// featureQueryFromPre returns the feature SELECT over pre, a stored
+// pre-aggregate (preSQL with byFile).
+func featureQueryFromPre(pre string, asOf time.Time, hasBuyer bool) (string, error) {
+	body, err := featureBody(registry, pre)
+	if err != nil {
+		return "", err
+	}
+	return bind("WITH "+body, asOf, hasBuyer), nil
+}
+
+// featureBody is the common tail of the feature query: CTEs (without the
+// leading WITH) over the pre-aggregate named pre, then the final SELECT.
+func featureBody(fs []Feature, pre string) (string, error) {
 	aggs, err := collect(fs, func(f Feature) []Agg { return f.Aggs })
 	if err != nil {
 		return "", err
@@ -328,16 +415,15 @@ func buildQuery(fs []Feature, rel string, asOf time.Time, hasBuyer bool) (string
 		return "", err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "WITH t AS (SELECT merchant_id, ts, amount, type, buyer_id FROM %s WHERE ts < @as_of),\n", rel)
 	b.WriteString("m AS (SELECT merchant_id")
 	for _, a := range aggs {
 		fmt.Fprintf(&b, ",\n  %s AS %s", a.SQL, a.Name)
 	}
-	// A merchant appears only with at least one sale before as_of.
-	b.WriteString("\n FROM t GROUP BY merchant_id HAVING count(*) FILTER (WHERE " + sale + ") > 0)")
+	// Valid rows before as_of only; a merchant appears only with at least one sale.
+	fmt.Fprintf(&b, "\n FROM %s WHERE ok AND bk >= 0 GROUP BY merchant_id HAVING sum(sale_n) > 0)", pre)
 	if len(baggs) > 0 {
-		b.WriteString(",\nb90 AS (SELECT merchant_id, buyer_id, count(*) AS n_sales, sum(amount) AS sale_amount FROM t WHERE " +
-			sale + " AND buyer_id IS NOT NULL AND buyer_id <> '' AND " + w(90) + " GROUP BY merchant_id, buyer_id),\n")
+		fmt.Fprintf(&b, ",\nb90 AS (SELECT merchant_id, buyer90 AS buyer_id, sum(sale_n) AS n_sales, sum(sale_amt) AS sale_amount FROM %s"+
+			" WHERE ok AND buyer90 IS NOT NULL GROUP BY merchant_id, buyer90),\n", pre)
 		b.WriteString("b AS (SELECT merchant_id")
 		for _, a := range baggs {
 			fmt.Fprintf(&b, ", %s AS %s", a.SQL, a.Name)
@@ -359,7 +445,7 @@ func buildQuery(fs []Feature, rel string, asOf time.Time, hasBuyer bool) (string
 		b.WriteString(" LEFT JOIN b ON b.merchant_id = m.merchant_id")
 	}
 	b.WriteString("\nORDER BY m.merchant_id")
-	return bind(b.String(), asOf, hasBuyer), nil
+	return b.String(), nil
 }
 
 // FormatList renders the registry as a table for `lend features --list`.
