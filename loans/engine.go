@@ -359,10 +359,28 @@ func (s *State) Repay(amountMinor int64, on Date) (RepayEffect, error) {
 		return x
 	}
 	var crIntRecv, crIntIncome int64
+	// earned is the interest of installment i that a payment on date on may
+	// take. Product rule (as Fineract with interest charged as earned): an
+	// installment's interest is earned pro rata by days over its period, the
+	// same rule as the payoff quote, so a payment before the due date pays
+	// only the interest earned so far and the rest goes to principal. On or
+	// after the due date (or once due interest was accrued) the whole
+	// scheduled interest is owed, so paying each installment's scheduled
+	// total on its due date settles it exactly. This keeps repayment and
+	// quote consistent: paying X then the payoff quote costs the same as the
+	// payoff quote on that day.
+	earned := func(i int) int64 {
+		in := s.Installments[i]
+		if payoff || l.Product != ProductTerm || in.Accrued || !in.DueDate.After(on) {
+			// A payoff already cut the installments to their earned interest above.
+			return in.InterestMinor
+		}
+		return max(s.prorataInterest(i, on), in.InterestPaidMinor)
+	}
 	interest := func(from, to int, dst *int64) {
 		for i := from; i < to && i < len(s.Installments); i++ {
 			in := &s.Installments[i]
-			x := take(in.InterestMinor - in.InterestPaidMinor)
+			x := take(earned(i) - in.InterestPaidMinor)
 			in.InterestPaidMinor += x
 			*dst += x
 			if in.Accrued {
@@ -417,6 +435,18 @@ func (s *State) Repay(amountMinor int64, on Date) (RepayEffect, error) {
 	}
 	for _, st := range order {
 		steps[st]()
+	}
+	if l.Product == ProductTerm && !payoff && cur >= 0 {
+		// An installment settled early — its whole principal and the interest
+		// earned so far paid before the due date — is closed at that interest:
+		// the rest of its period's interest is not charged, so a merchant who
+		// pays an installment early is never left owing a residue that turns
+		// delinquent on the due date (the remaining balance earns interest
+		// through the later installments as scheduled).
+		in := &s.Installments[cur]
+		if !in.Accrued && in.DueDate.After(on) && in.PrincipalPaidMinor == in.PrincipalMinor && in.InterestPaidMinor >= earned(cur) {
+			in.InterestMinor = in.InterestPaidMinor
+		}
 	}
 	if remaining > 0 && l.Product == ProductRevolving {
 		// Interest accrued since the last statement, then unbilled principal.
