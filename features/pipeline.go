@@ -317,9 +317,6 @@ func ingest(ctx context.Context, db *sql.DB, conn *sql.Conn, inputs []*inputFile
 	if _, err := conn.ExecContext(ctx, "CREATE TEMP VIEW validated AS "+validated); err != nil {
 		return "", lend.Wrap(lend.EINTERNAL, err, "creating validation view")
 	}
-	if _, err := conn.ExecContext(ctx, "CREATE TEMP VIEW tx AS SELECT merchant_id, ts, amount, type, buyer_id FROM validated WHERE reason IS NULL"); err != nil {
-		return "", lend.Wrap(lend.EINTERNAL, err, "creating tx view")
-	}
 	return "validated", nil
 }
 
