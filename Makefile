@@ -20,9 +20,18 @@ run: build
 
 # The whole test suite. PostgreSQL-backed tests run when a server answers.
 test:
-	@if [ -z "$$LEND_TEST_POSTGRES" ] && command -v pg_isready >/dev/null 2>&1 && pg_isready -h 127.0.0.1 -p 5432 -q; then \
+	@if [ -z "$$LEND_TEST_POSTGRES" ] && command -v pg_isready >/dev/null 2>&1 && ! pg_isready -h 127.0.0.1 -p 5432 -q \
+		&& command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then \
+		echo "make test: starting the local PostgreSQL cluster"; \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -1) main start || true; \
+		for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done; \
+	fi; \
+	if [ -z "$$LEND_TEST_POSTGRES" ] && command -v pg_isready >/dev/null 2>&1 && pg_isready -h 127.0.0.1 -p 5432 -q; then \
 		export LEND_TEST_POSTGRES="postgres://postgres@127.0.0.1:5432/test?sslmode=disable"; \
 		echo "make test: PostgreSQL found, LEND_TEST_POSTGRES=$$LEND_TEST_POSTGRES"; \
+	fi; \
+	if [ -z "$$LEND_TEST_POSTGRES" ]; then \
+		echo "make test: PostgreSQL tests skipped: LEND_TEST_POSTGRES not set and no server answers on 127.0.0.1:5432"; \
 	fi; \
 	$(GO) vet ./... && $(GO) test -count=1 -timeout 25m ./...
 

@@ -114,3 +114,85 @@ func BenchmarkResources(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkStoreCeiling is the raw-engine ceiling of the durable rows of
+// BenchmarkResources: the same loans-store commands (an application with a
+// decision; a repayment of 0.01 on one loan) called directly by the same
+// number of goroutines as the load generator's clients, without HTTP. Run
+// beside BenchmarkResources:
+//
+//	go test ./api -run '^$' -bench 'StoreCeiling' -benchtime 1x -load.requests 20000
+func BenchmarkStoreCeiling(b *testing.B) {
+	ctx := context.Background()
+	st, err := loanssqlite.Open(filepath.Join(b.TempDir(), "loans.db"), loans.Policy{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	apr, _ := loans.ParseRate("apr", "0.18")
+	if _, err := st.UpsertCreditLines(ctx, []loans.CreditLineUpdate{{MerchantID: "m_1", Currency: "USD",
+		LimitMinor: 1_000_000_000, APR: apr, Grade: "B", ModelID: "bench", AsOf: "2025-01-01"}}); err != nil {
+		b.Fatal(err)
+	}
+	var seq atomic.Int64
+	cmd := func() loans.Cmd {
+		return loans.Cmd{MerchantID: "m_1", IdempotencyKey: "c-" + strconv.FormatInt(seq.Add(1), 10)}
+	}
+	app := func() loans.Application {
+		return loans.Application{MerchantID: "m_1", Currency: "USD", AmountMinor: 500_000, Product: loans.ProductTerm,
+			TermPeriods: 12, Method: loans.Annuity, Frequency: loans.Monthly, Decision: loans.DecisionApproved, Reasons: []string{},
+			ModelID: "bench", Grade: "B", Offer: &loans.Offer{AmountMinor: 500_000, APR: apr, TermPeriods: 12,
+				InstallmentMinor: 45_840, TotalInterestMinor: 50_080, ExpiresAt: time.Now().Add(72 * time.Hour).UTC().Truncate(time.Second)}}
+	}
+	first, err := st.CreateApplication(ctx, cmd(), app())
+	if err != nil {
+		b.Fatal(err)
+	}
+	loan, err := st.AcceptApplication(ctx, cmd(), loans.AcceptRequest{ApplicationID: first.ID})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("decision", func(b *testing.B) {
+		runDirect(b, func() error { _, err := st.CreateApplication(ctx, cmd(), app()); return err })
+	})
+	b.Run("repayment", func(b *testing.B) {
+		runDirect(b, func() error {
+			_, err := st.Repay(ctx, cmd(), loans.RepayRequest{LoanID: loan.ID, AmountMinor: 1})
+			return err
+		})
+	})
+}
+
+// runDirect runs *benchRequests calls of do on *benchClients goroutines and
+// reports calls/s and process CPU per call.
+func runDirect(b *testing.B, do func() error) {
+	b.ResetTimer()
+	cpu0, t0 := processCPU(), time.Now()
+	var next atomic.Int64
+	var failed atomic.Value
+	done := make(chan struct{})
+	for w := 0; w < *benchClients; w++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for next.Add(1) <= int64(*benchRequests) {
+				if err := do(); err != nil {
+					failed.Store(err)
+					return
+				}
+			}
+		}()
+	}
+	for w := 0; w < *benchClients; w++ {
+		<-done
+	}
+	elapsed := time.Since(t0)
+	b.StopTimer()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	perSec := float64(*benchRequests) / elapsed.Seconds()
+	cpu := (processCPU() - cpu0) / time.Duration(*benchRequests)
+	b.ReportMetric(perSec, "cmd/s")
+	b.ReportMetric(float64(cpu.Microseconds()), "cpu_µs/cmd")
+	b.Logf("%d commands in %v: %.0f/s, process CPU %v/command", *benchRequests, elapsed.Round(time.Millisecond), perSec, cpu)
+}

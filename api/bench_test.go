@@ -2,11 +2,13 @@ package api_test
 
 import (
 	"context"
+	"flag"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,10 +19,12 @@ import (
 	authsqlite "github.com/lendhq/lend/auth/sqlite"
 )
 
-// Load shape of the loopback benchmarks: closed-loop clients and requests per run.
-const (
-	benchClients  = 32
-	benchRequests = 100_000
+// Load shape of the loopback benchmarks: closed-loop clients and requests per
+// run (-load.requests shortens a run on a busy machine; -load.clients trades
+// throughput for latency).
+var (
+	benchClients  = flag.Int("load.clients", 32, "concurrent closed-loop clients of a loopback load run")
+	benchRequests = flag.Int("load.requests", 100_000, "requests per loopback load run")
 )
 
 // BenchmarkLoopback measures requests/s and p50/p99 over loopback HTTP/1.1:
@@ -68,14 +72,15 @@ func runLoad(b *testing.B, h http.Handler, newReq func(base string) (*http.Reque
 	go hs.Serve(ln)
 	defer hs.Close()
 	base := "http://" + ln.Addr().String()
-	tr := &http.Transport{MaxIdleConnsPerHost: benchClients, MaxConnsPerHost: benchClients}
+	tr := &http.Transport{MaxIdleConnsPerHost: *benchClients, MaxConnsPerHost: *benchClients}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
 	b.ResetTimer()
 	var last apitest.LoadResult
+	cpu0 := processCPU()
 	for i := 0; i < b.N; i++ {
 		last, err = apitest.Load(context.Background(), apitest.LoadConfig{
-			Client: client, Concurrency: benchClients, Requests: benchRequests,
+			Client: client, Concurrency: *benchClients, Requests: *benchRequests,
 			NewRequest: func(int) (*http.Request, error) { return newReq(base) },
 		})
 		if err != nil {
@@ -86,8 +91,21 @@ func runLoad(b *testing.B, h http.Handler, newReq func(base string) (*http.Reque
 		}
 	}
 	b.StopTimer()
+	// CPU time of this process (server and load generator together) per
+	// request: less sensitive than req/s to other processes on the machine.
+	cpuPerReq := (processCPU() - cpu0) / time.Duration(b.N**benchRequests)
+	b.ReportMetric(float64(cpuPerReq.Microseconds()), "cpu_µs/req")
 	b.ReportMetric(last.PerSecond, "req/s")
 	b.ReportMetric(float64(last.P50.Microseconds()), "p50_µs")
 	b.ReportMetric(float64(last.P99.Microseconds()), "p99_µs")
-	b.Log(last)
+	b.Log(last, ", process CPU ", cpuPerReq, "/request")
+}
+
+// processCPU is the user + system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -24,6 +24,7 @@ import (
 type loansEnv struct {
 	*env
 	loans *loanssqlite.Store
+	path  string // the loans database file
 }
 
 // Seeded lines. m_A: limit 10,050.00 at 18% APR, so a counter-offer on a
@@ -34,9 +35,13 @@ const (
 	limitBMinor = 500_000
 )
 
-func newLoansEnv(t *testing.T) *loansEnv {
+func newLoansEnv(t *testing.T) *loansEnv { t.Helper(); return newLoansEnvWith(t, nil) }
+
+// newLoansEnvWith is newLoansEnv with a further change to the server's Config.
+func newLoansEnvWith(t *testing.T, mutate func(*api.Config)) *loansEnv {
 	t.Helper()
-	st, err := loanssqlite.Open(filepath.Join(t.TempDir(), "loans.db"), loans.Policy{})
+	path := filepath.Join(t.TempDir(), "loans.db")
+	st, err := loanssqlite.Open(path, loans.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,8 +56,13 @@ func newLoansEnv(t *testing.T) *loansEnv {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, func(c *api.Config) { c.Loans = st })
-	return &loansEnv{env: e, loans: st}
+	e := newEnv(t, func(c *api.Config) {
+		c.Loans = st
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+	return &loansEnv{env: e, loans: st, path: path}
 }
 
 // call sends method path with body (JSON-encoded unless nil) and, for POSTs,
@@ -316,7 +326,7 @@ func TestLoanAuthorization(t *testing.T) {
 		{"bad payoff date", "GET", lp + "/payoff?date=2025-13-01", e.merchA, nil, 400},
 		{"officer reads A's loan", "GET", lp, e.officer, nil, 200},
 		{"service repays", "POST", lp + "/repayments", e.service, map[string]any{"amount_minor": 100}, 201},
-		{"models not built", "GET", "/v1/models", e.officer, nil, 501},
+		{"models without a registry", "GET", "/v1/models", e.officer, nil, 501},
 	} {
 		idem := ""
 		if tc.method == "POST" {
@@ -445,14 +455,24 @@ func TestApplicationLifecycle(t *testing.T) {
 		t.Fatalf("no line = %+v", none.Application)
 	}
 
-	// An offer expires 72 h (loans.DefaultOfferValidity) after it is made.
+	// An offer is valid 72 h (loans.DefaultOfferValidity) and then to the end
+	// of that UTC day: made 2025-03-31 12:00, 72 h later is 2025-04-03 12:00,
+	// so it expires at 2025-04-04 00:00 UTC.
 	var app appResp
 	e.mustCall(201, "POST", "/v1/applications", e.merchA, map[string]any{"amount_minor": 1000, "term_months": 2, "method": "equal-principal"}, "x1", &app)
-	if want := e.clock.Now().Add(loans.DefaultOfferValidity); !app.Offer.ExpiresAt.Equal(want) {
+	if want := time.Date(2025, 4, 4, 0, 0, 0, 0, time.UTC); !app.Offer.ExpiresAt.Equal(want) {
 		t.Fatalf("expires_at %s, want %s", app.Offer.ExpiresAt, want)
 	}
-	e.clock.Add(loans.DefaultOfferValidity + time.Second)
-	e.mustCall(409, "POST", fmt.Sprintf("/v1/applications/%d/accept", app.ID), e.merchA, nil, "x1-accept", nil)
+	e.clock.Add(loans.DefaultOfferValidity + 11*time.Hour + 59*time.Minute + 59*time.Second) // 2025-04-03 23:59:59: still valid
+	var accepted loans.Loan
+	e.mustCall(201, "POST", fmt.Sprintf("/v1/applications/%d/accept", app.ID), e.merchA, nil, "x1-accept-last-second", &accepted)
+	var app2 appResp
+	e.mustCall(201, "POST", "/v1/applications", e.merchA, map[string]any{"amount_minor": 1000, "term_months": 2}, "x2", &app2)
+	if want := time.Date(2025, 4, 7, 0, 0, 0, 0, time.UTC); !app2.Offer.ExpiresAt.Equal(want) {
+		t.Fatalf("expires_at %s, want %s", app2.Offer.ExpiresAt, want)
+	}
+	e.clock.Add(3*24*time.Hour + 2*time.Second) // 2025-04-07 00:00:01: expired
+	e.mustCall(409, "POST", fmt.Sprintf("/v1/applications/%d/accept", app2.ID), e.merchA, nil, "x2-accept", nil)
 
 	// A service key and the merchant using the same Idempotency-Key for the
 	// same merchant are two different commands, not a replay.
@@ -473,7 +493,7 @@ func TestApplicationLifecycle(t *testing.T) {
 	for _, want := range []string{
 		`lend_decisions_total{outcome="counter_offer"} 1`,
 		`lend_decisions_total{outcome="declined"} 2`,
-		`lend_decisions_total{outcome="approved"} 3`,
+		`lend_decisions_total{outcome="approved"} 4`, // x1, x2, mine, svc
 		`lend_repayments_total{result="accepted"} 1`,
 		`lend_repaid_minor_total{currency="USD"} 1234`,
 	} {

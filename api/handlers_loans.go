@@ -1,12 +1,12 @@
 package api
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -52,6 +52,7 @@ func storeCmd(c echo.Context, merchantID string) loans.Cmd {
 		sum := sha256.Sum256([]byte(p.Owner() + "\x00" + k))
 		k = "staff:" + hex.EncodeToString(sum[:])
 	}
+	c.Set(ctxCmdMerchant, merchantID)
 	return loans.Cmd{MerchantID: merchantID, IdempotencyKey: k}
 }
 
@@ -168,7 +169,7 @@ type applicationRequest struct {
 }
 
 // applicationResponse is the stored application plus the schedule preview of
-// its offer (the preview is recomputable from the offer, so it is not stored).
+// its offer (the preview is recomputed from the stored offer, so it is not stored).
 type applicationResponse struct {
 	loans.Application
 	SchedulePreview []loans.Installment `json:"schedule_preview"`
@@ -176,11 +177,136 @@ type applicationResponse struct {
 
 // createApplication: POST /v1/applications → 201 with the decision, taken
 // against the merchant's stored credit line (written by the nightly refresh).
+//
+// Idempotency is the store's (routes.go command): the store hashes the
+// application it is given, so everything in it is a function of the request
+// and the credit line only — the offer's expiry and the preview's start are
+// whole UTC days (offerExpiry, previewStart) — and a retry on the same day
+// against an unchanged line replays. The response is rendered from the
+// stored application alone, so the replay is byte-identical.
 func (s *Server) createApplication(c echo.Context) error {
 	var req applicationRequest
 	if err := DecodeJSON(c, &req); err != nil {
 		return err
 	}
+	if err := s.validateApplication(c, &req); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if err := auth.CheckMerchant(ctx, req.MerchantID, "merchant "+req.MerchantID); err != nil {
+		return err
+	}
+	if err := s.checkDrawRisk(ctx, req.MerchantID, req.AmountMinor); err != nil {
+		return err
+	}
+
+	slot := PrincipalOf(c).Owner() + "\x00" + IdempotencyKeyOf(c)
+	app, seen, err := s.appMemo.lookup(slot, req)
+	if err != nil {
+		return err
+	}
+	var sched []loans.Installment
+	if !seen {
+		if app, sched, err = s.decideApplication(c, req); err != nil {
+			return err
+		}
+	}
+	stored, err := s.cfg.Loans.CreateApplication(ctx, storeCmd(c, req.MerchantID), app)
+	if err != nil {
+		return storeIdemError(err)
+	}
+	s.appMemo.remember(slot, req, app)
+	s.metrics.Decisions.WithLabelValues(stored.Decision).Inc()
+	preview, err := s.schedulePreview(stored, app, sched)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(c, http.StatusCreated, applicationResponse{Application: stored, SchedulePreview: preview})
+}
+
+// decideApplication takes the decision on req against the merchant's credit
+// line and prices the offer; sched is the offer's schedule (nil without one).
+func (s *Server) decideApplication(c echo.Context, req applicationRequest) (app loans.Application, sched []loans.Installment, err error) {
+	ctx := c.Request().Context()
+	app = loans.Application{MerchantID: req.MerchantID, AmountMinor: req.AmountMinor, Product: req.Product,
+		TermPeriods: req.TermMonths, Method: req.Method, Frequency: loans.Monthly}
+	line, err := s.cfg.Loans.CreditLine(ctx, req.MerchantID)
+	switch {
+	case lend.ErrorCode(err) == lend.ENOTFOUND:
+		app.Decision, app.Reasons = loans.DecisionDeclined, []string{ReasonNoCreditLine}
+	case err != nil:
+		return app, nil, err
+	default:
+		app.Currency, app.ModelID, app.Grade = line.Currency, line.ModelID, line.Grade
+		s.decide(&app, line)
+	}
+	if app.Offer == nil {
+		return app, nil, nil
+	}
+	app.Offer.ExpiresAt = s.offerExpiry(s.cfg.Now())
+	t := offerTerms(app, previewStart(app.Offer.ExpiresAt, s.cfg.OfferValidity))
+	if err := t.Validate(); err != nil {
+		return app, nil, err
+	}
+	if sched, err = loans.BuildSchedule(t); err != nil {
+		return app, nil, err
+	}
+	_, interest := loans.ScheduleTotals(sched)
+	app.Offer.InstallmentMinor = sched[0].TotalMinor()
+	app.Offer.TotalInterestMinor = interest
+	app.DayCount = t.DayCount
+	return app, sched, nil
+}
+
+// MaxRememberedApplications bounds the in-process memory of decided
+// applications (two generations; a few hundred bytes each).
+const MaxRememberedApplications = 50_000
+
+// appMemo remembers, per (owner, Idempotency-Key), the request and the exact
+// application given to the store. The store recognises a replay by the hash
+// of that application, which embeds the decision; a retry deciding afresh
+// after the line changed (or on another day) would be refused as a different
+// request. With the memo, a retry in this process re-sends the original
+// application (the store replays it) and a different request under the same
+// key is 422 without a decision. After a restart the memo is empty and the
+// store alone decides (see docs/perf/api-resources.md).
+type appMemo struct {
+	mu sync.Mutex
+	m  recent[memoEntry]
+}
+
+type memoEntry struct {
+	req applicationRequest
+	app loans.Application
+}
+
+// lookup returns the remembered application for slot when req is the same
+// request; EUNPROCESSABLE when the key was used for another request.
+func (a *appMemo) lookup(slot string, req applicationRequest) (loans.Application, bool, error) {
+	a.mu.Lock()
+	e, ok := a.m.get(slot)
+	a.mu.Unlock()
+	switch {
+	case !ok:
+		return loans.Application{}, false, nil
+	case e.req != req:
+		return loans.Application{}, false, &lend.Error{Code: lend.EUNPROCESSABLE, Field: HeaderIdempotencyKey, Message: "Idempotency-Key was already used with a different request"}
+	}
+	return e.app, true, nil
+}
+
+func (a *appMemo) remember(slot string, req applicationRequest, app loans.Application) {
+	if app.Offer != nil { // own the offer: the caller's may be changed later
+		o := *app.Offer
+		app.Offer = &o
+	}
+	a.mu.Lock()
+	a.m.put(slot, memoEntry{req: req, app: app}, MaxRememberedApplications)
+	a.mu.Unlock()
+}
+
+// validateApplication checks the request and fills its defaults.
+func (s *Server) validateApplication(c echo.Context, req *applicationRequest) error {
 	if req.MerchantID == "" {
 		if p := PrincipalOf(c); p.Role == auth.RoleMerchant {
 			req.MerchantID = p.MerchantID
@@ -211,70 +337,53 @@ func (s *Server) createApplication(c echo.Context) error {
 	default:
 		return lend.FieldErrorf("method", "%q is not annuity, equal-principal or interest-only", req.Method)
 	}
-	ctx := c.Request().Context()
-	if err := auth.CheckMerchant(ctx, req.MerchantID, "merchant "+req.MerchantID); err != nil {
-		return err
-	}
-
-	app := loans.Application{MerchantID: req.MerchantID, AmountMinor: req.AmountMinor, Product: req.Product,
-		TermPeriods: req.TermMonths, Method: req.Method, Frequency: loans.Monthly}
-	line, err := s.cfg.Loans.CreditLine(ctx, req.MerchantID)
-	switch {
-	case lend.ErrorCode(err) == lend.ENOTFOUND:
-		app.Decision, app.Reasons = loans.DecisionDeclined, []string{ReasonNoCreditLine}
-	case err != nil:
-		return err
-	default:
-		app.Currency, app.ModelID, app.Grade = line.Currency, line.ModelID, line.Grade
-		s.decide(&app, line)
-	}
-	var preview []loans.Installment
-	if app.Offer != nil {
-		// Expiry is on the server's clock, the one accept checks it against.
-		app.Offer.ExpiresAt = s.cfg.Now().Add(s.cfg.OfferValidity).UTC().Truncate(time.Second)
-		start, err := s.openBusinessDay(ctx)
-		if err != nil {
-			return err
-		}
-		t := loans.Terms{PrincipalMinor: app.Offer.AmountMinor, Rate: app.Offer.APR, Periods: app.Offer.TermPeriods,
-			Method: app.Method, Frequency: app.Frequency, Start: start}
-		if err := t.Validate(); err != nil {
-			return err
-		}
-		sched, err := loans.BuildSchedule(t)
-		if err != nil {
-			return err
-		}
-		_, interest := loans.ScheduleTotals(sched)
-		app.Offer.InstallmentMinor = sched[0].TotalMinor()
-		app.Offer.TotalInterestMinor = interest
-		app.DayCount = t.DayCount
-		preview = sched
-	}
-	stored, err := s.cfg.Loans.CreateApplication(ctx, storeCmd(c, req.MerchantID), app)
-	if err != nil {
-		return err
-	}
-	s.metrics.Decisions.WithLabelValues(stored.Decision).Inc()
-	if preview == nil {
-		preview = []loans.Installment{}
-	}
-	return WriteJSON(c, http.StatusCreated, applicationResponse{Application: stored, SchedulePreview: preview})
+	return nil
 }
 
-// openBusinessDay is the day a loan accepted now is disbursed on (what the
-// store uses for an undated command): today, or the day after the last
-// closed business day when close of business has run ahead of the clock.
-func (s *Server) openBusinessDay(ctx context.Context) (loans.Date, error) {
-	closed, err := s.cfg.Loans.BusinessDate(ctx)
-	if err != nil {
-		return loans.Date{}, err
+// offerExpiry is when an offer made at now expires: the end of the UTC day
+// on which now + OfferValidity falls (so an offer is valid at least
+// OfferValidity and under a day more). Whole days keep the application a
+// function of the request and the line for the whole day, which is what
+// lets the store recognise a retry as a replay.
+func (s *Server) offerExpiry(now time.Time) time.Time {
+	return loans.Day(now.Add(s.cfg.OfferValidity)).AddDate(0, 0, 1)
+}
+
+// previewStart is the day an offer's schedule (installment, total interest,
+// preview) starts: the day the offer was made, recovered from its stored
+// expiry (offerExpiry's inverse; exact when the validity is whole days, as
+// the default 72 h is), so the preview is a function of the stored application.
+func previewStart(expiresAt time.Time, validity time.Duration) loans.Date {
+	return loans.Day(expiresAt.Add(-validity - time.Nanosecond))
+}
+
+// offerTerms are the loan terms of app's offer starting on start.
+func offerTerms(app loans.Application, start loans.Date) loans.Terms {
+	return loans.Terms{PrincipalMinor: app.Offer.AmountMinor, Rate: app.Offer.APR, Periods: app.Offer.TermPeriods,
+		Method: app.Method, Frequency: app.Frequency, EveryDays: app.EveryDays, DayCount: app.DayCount,
+		Start: start}
+}
+
+// sameTerms reports whether a and b's offers give the same schedule.
+func sameTerms(a, b loans.Application) bool {
+	x, y := a.Offer, b.Offer
+	return x != nil && y != nil && x.AmountMinor == y.AmountMinor && x.APR == y.APR && x.TermPeriods == y.TermPeriods &&
+		x.ExpiresAt.Equal(y.ExpiresAt) && a.Method == b.Method && a.Frequency == b.Frequency &&
+		a.EveryDays == b.EveryDays && a.DayCount == b.DayCount
+}
+
+// schedulePreview is the schedule the stored application's offer would have
+// if accepted on the day it was made. When the stored offer is the one just
+// computed (no replay), sched is reused.
+func (s *Server) schedulePreview(stored, computed loans.Application, sched []loans.Installment) ([]loans.Installment, error) {
+	if stored.Offer == nil {
+		return []loans.Installment{}, nil
 	}
-	open := loans.Day(s.cfg.Now())
-	if !closed.IsZero() && !closed.Before(open) {
-		open = closed.AddDate(0, 0, 1)
+	if sched != nil && sameTerms(stored, computed) {
+		return sched, nil
 	}
-	return open, nil
+	t := offerTerms(stored, previewStart(stored.Offer.ExpiresAt, s.cfg.OfferValidity))
+	return loans.BuildSchedule(t)
 }
 
 // decide sets app's decision from the merchant's line: approved when the
@@ -319,17 +428,21 @@ func (s *Server) acceptApplication(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	what := "application " + strconv.FormatInt(id, 10)
-	app, err := s.cfg.Loans.Application(ctx, id)
-	if err != nil {
-		return notFoundAs(err, what)
+	// A merchant key accepts as its own merchant without a read: the store
+	// refuses another merchant's application as not found in its transaction.
+	// Staff keys act for the application's merchant, read first.
+	merchantID := PrincipalOf(c).MerchantID
+	if PrincipalOf(c).Role != auth.RoleMerchant {
+		app, err := s.cfg.Loans.Application(ctx, id)
+		if err != nil {
+			return notFoundAs(err, what)
+		}
+		merchantID = app.MerchantID
 	}
-	if err := auth.CheckMerchant(ctx, app.MerchantID, what); err != nil {
-		return err
-	}
-	l, err := s.cfg.Loans.AcceptApplication(ctx, storeCmd(c, app.MerchantID),
+	l, err := s.cfg.Loans.AcceptApplication(ctx, storeCmd(c, merchantID),
 		loans.AcceptRequest{ApplicationID: id, Now: s.cfg.Now()})
 	if err != nil {
-		return notFoundAs(err, what)
+		return notFoundAs(storeIdemError(err), what)
 	}
 	return WriteJSON(c, http.StatusCreated, l)
 }
@@ -454,22 +567,87 @@ func (s *Server) createRepayment(c echo.Context) error {
 			return err
 		}
 	}
-	l, err := s.loadOwnLoan(c)
+	merchantID, loanID, err := s.repaymentTarget(c)
 	if err != nil {
 		return err
 	}
-	rep, err := s.cfg.Loans.Repay(c.Request().Context(), storeCmd(c, l.MerchantID),
-		loans.RepayRequest{LoanID: l.ID, AmountMinor: req.AmountMinor, ValueDate: req.ValueDate})
+	rep, err := s.cfg.Loans.Repay(c.Request().Context(), storeCmd(c, merchantID),
+		loans.RepayRequest{LoanID: loanID, AmountMinor: req.AmountMinor, ValueDate: req.ValueDate})
 	if err != nil {
 		var le *lend.Error
 		if errors.As(err, &le) && le.Code != lend.EINTERNAL {
 			s.metrics.Repayments.WithLabelValues("refused").Inc()
 		}
-		return err
+		return notFoundAs(storeIdemError(err), "loan "+strconv.FormatInt(loanID, 10))
 	}
 	s.metrics.Repayments.WithLabelValues("accepted").Inc()
 	s.metrics.RepaidMinor.WithLabelValues(rep.Currency).Add(float64(rep.AmountMinor))
 	return WriteJSON(c, http.StatusCreated, rep)
+}
+
+// repaymentTarget is the loan a repayment is for and the merchant it
+// belongs to. A merchant key repays as its own merchant without a read: the
+// store's command refuses another merchant's loan as not found (404) inside
+// its transaction. Staff keys act for the loan's merchant, read first.
+func (s *Server) repaymentTarget(c echo.Context) (merchantID string, loanID int64, err error) {
+	if p := PrincipalOf(c); p.Role == auth.RoleMerchant {
+		loanID, err = pathID(c, "loan_id")
+		return p.MerchantID, loanID, err
+	}
+	l, err := s.loadOwnLoan(c)
+	return l.MerchantID, l.ID, err
+}
+
+// drawRequest is the body of POST /v1/merchants/:merchant_id/draws.
+type drawRequest struct {
+	AmountMinor int64  `json:"amount_minor"`
+	Currency    string `json:"currency"`
+}
+
+// createDraw: POST /v1/merchants/:merchant_id/draws → 201 the revolving loan
+// the draw opens on the merchant's credit line. The response is the store's
+// result (a replay returns the stored loan, byte-identical).
+func (s *Server) createDraw(c echo.Context) error {
+	var req drawRequest
+	if err := DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.AmountMinor < 1 || req.AmountMinor > MaxAmountMinor {
+		return lend.FieldErrorf("amount_minor", "must be from 1 to %d", int64(MaxAmountMinor))
+	}
+	if req.Currency != "" && !isCurrencyCode(req.Currency) {
+		return lend.FieldErrorf("currency", "%q is not a three-letter ISO 4217 code", req.Currency)
+	}
+	m := c.Param("merchant_id")
+	ctx := c.Request().Context()
+	what := "credit line of merchant " + m
+	if len(m) > MaxMerchantIDLen {
+		return lend.FieldErrorf("merchant_id", "longer than %d characters", MaxMerchantIDLen)
+	}
+	if err := auth.CheckMerchant(ctx, m, what); err != nil {
+		return err
+	}
+	if err := s.checkDrawRisk(ctx, m, req.AmountMinor); err != nil {
+		return err
+	}
+	l, err := s.cfg.Loans.Draw(ctx, storeCmd(c, m), loans.DrawRequest{AmountMinor: req.AmountMinor, Currency: req.Currency})
+	if err != nil {
+		return notFoundAs(storeIdemError(err), what)
+	}
+	return WriteJSON(c, http.StatusCreated, l)
+}
+
+// isCurrencyCode reports whether s is three upper-case ASCII letters.
+func isCurrencyCode(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for i := 0; i < 3; i++ {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 // getPayoff: GET /v1/loans/:loan_id/payoff?date=.
@@ -499,9 +677,4 @@ func (s *Server) getPortfolio(c echo.Context) error {
 		return err
 	}
 	return WriteJSON(c, http.StatusOK, p)
-}
-
-// notImplemented answers endpoints documented but not built yet.
-func notImplemented(c echo.Context) error {
-	return lend.Errorf(lend.ENOTIMPL, "model management over the API is not built yet; use `lend train` and the CLI")
 }

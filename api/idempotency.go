@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 	"github.com/lendhq/lend"
@@ -21,10 +22,9 @@ const HeaderIdempotentReplayed = "Idempotent-Replayed"
 const ctxIdemKey = "lend.idempotency_key"
 
 // IdempotencyKeyOf returns the request's Idempotency-Key ("" outside POSTs).
-// Domain commands should store it as the command's unique external reference
-// (e.g. a UNIQUE(loan_id, idempotency_key) column on repayments): the HTTP
-// record and the domain write are in different transactions, so only that
-// makes a re-execution after a crash between them a no-op.
+// Routes registered with Server.command pass it to the loans store (storeCmd),
+// which keeps it in the command's own transaction; other POSTs are covered
+// by the HTTP idempotency record.
 func IdempotencyKeyOf(c echo.Context) string {
 	k, _ := c.Get(ctxIdemKey).(string)
 	return k
@@ -43,7 +43,10 @@ func validIdempotencyKey(k string) bool {
 	return true
 }
 
-// idempotency makes every POST under /v1 idempotent, scoped by the key owner:
+// idempotency makes every POST under /v1 idempotent, scoped by the key owner.
+// Loans-store commands (routes.go: command) rely on the store's own
+// in-transaction idempotency (commandIdempotency); every other POST gets an
+// HTTP idempotency record, as follows:
 // a replay returns the stored status and body byte for byte; the same key
 // with another method, path or body is 422; a retry while the first is in
 // flight is 409. Only 2xx responses are stored: a command is atomic, so an
@@ -63,6 +66,9 @@ func (s *Server) idempotency(next echo.HandlerFunc) echo.HandlerFunc {
 			return &lend.Error{Code: lend.EINVALID, Field: HeaderIdempotencyKey, Message: "Idempotency-Key must be 1-255 printable ASCII characters without spaces"}
 		}
 		p, _ := auth.FromContext(r.Context())
+		if s.cmdRoutes[routeLabel(c)] {
+			return s.commandIdempotency(c, next, p.Owner(), key)
+		}
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			var mbe *http.MaxBytesError
@@ -123,6 +129,132 @@ func (s *Server) idempotency(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return nil
 	}
+}
+
+// commandIdempotency runs a POST that is one loans-store command. The store
+// keeps the key, the request's hash and the result in the command's own
+// transaction (one fsync for all three, shared by up to a group commit of
+// commands), so the HTTP layer stores nothing: a replay re-runs the handler,
+// the store returns the stored result without executing again, and the
+// handler renders it — each such handler's response is a pure function of
+// the stored result, so the replay is byte-identical with the same status.
+// The same key with another request is the store's EUNPROCESSABLE (422).
+//
+// A retry arriving while the first is still executing in this process is
+// 409. Across processes sharing a database the second waits for the store's
+// write lock and then replays the first's result.
+func (s *Server) commandIdempotency(c echo.Context, next echo.HandlerFunc, owner, key string) error {
+	slot := owner + "\x00" + key
+	if merchant, done := s.inFlight.completed(slot); done {
+		// Known to have completed here (for merchant): a replay, which the
+		// store answers without executing, however many arrive at once.
+		c.Set(ctxIdemKey, key)
+		c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), knownReplayKey{}, merchant)))
+		return next(c)
+	}
+	if !s.inFlight.claim(slot) {
+		return &lend.Error{Code: lend.ECONFLICT, Field: HeaderIdempotencyKey, Message: "a request with this Idempotency-Key is still in flight; retry later"}
+	}
+	ok := false
+	defer func() {
+		merchant, _ := c.Get(ctxCmdMerchant).(string) // set by storeCmd
+		s.inFlight.release(slot, ok, merchant)
+	}()
+	c.Set(ctxIdemKey, key)
+	err := next(c)
+	ok = err == nil && c.Response().Status >= 200 && c.Response().Status <= 299
+	return err
+}
+
+// ctxCmdMerchant is the merchant a store command acted for (storeCmd sets it).
+const ctxCmdMerchant = "lend.cmd_merchant"
+
+// knownReplayKey marks a request context as the retry of a store command
+// this process has completed, with the merchant it acted for: checks that
+// would judge a new command (the risk check) must not refuse what the store
+// will only replay.
+type knownReplayKey struct{}
+
+// knownReplayFor reports whether ctx is a known replay of a command for
+// merchantID. A staff key reusing its key for another merchant is a new
+// command to the store (keys are scoped by merchant there), so it is not.
+func knownReplayFor(ctx context.Context, merchantID string) bool {
+	m, ok := ctx.Value(knownReplayKey{}).(string)
+	return ok && m != "" && m == merchantID
+}
+
+// MaxCompletedSlots bounds the memory of recently completed store commands
+// (two generations of at most half each; ~100 bytes a slot).
+const MaxCompletedSlots = 200_000
+
+// inFlightSet is the set of store commands executing in this process, and a
+// bounded memory of recently completed ones (whose retries are replays, never
+// conflicts).
+type inFlightSet struct {
+	mu   sync.Mutex
+	m    map[string]struct{}
+	done recent[string] // slot → the merchant the command acted for
+}
+
+// claim adds slot; false if it is already there.
+func (f *inFlightSet) claim(slot string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, busy := f.m[slot]; busy {
+		return false
+	}
+	f.m[slot] = struct{}{}
+	return true
+}
+
+// release drops slot, remembering it as completed for merchant when ok.
+func (f *inFlightSet) release(slot string, ok bool, merchant string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.m, slot)
+	if ok {
+		f.done.put(slot, merchant, MaxCompletedSlots)
+	}
+}
+
+// completed reports whether slot completed recently in this process, and
+// for which merchant.
+func (f *inFlightSet) completed(slot string) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.done.get(slot)
+}
+
+// recent is a bounded map that forgets its oldest half at once: two
+// generations, the current filled up to max/2, then demoted. Not safe for
+// concurrent use on its own.
+type recent[V any] struct {
+	cur, old map[string]V
+}
+
+func (r *recent[V]) put(k string, v V, max int) {
+	if r.cur == nil || len(r.cur) >= max/2 {
+		r.old, r.cur = r.cur, make(map[string]V)
+	}
+	r.cur[k] = v
+}
+
+func (r *recent[V]) get(k string) (V, bool) {
+	if v, ok := r.cur[k]; ok {
+		return v, true
+	}
+	v, ok := r.old[k]
+	return v, ok
+}
+
+// storeIdemError rewrites the store's idempotency refusal (the key used for
+// another request) in the header's terms; other errors pass through.
+func storeIdemError(err error) error {
+	var le *lend.Error
+	if errors.As(err, &le) && le.Code == lend.EUNPROCESSABLE && le.Field == "idempotency_key" {
+		return &lend.Error{Code: lend.EUNPROCESSABLE, Field: HeaderIdempotencyKey, Message: "Idempotency-Key was already used with a different request"}
+	}
+	return err
 }
 
 // recordingWriter copies what the handler writes, up to the storable size.

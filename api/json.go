@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 	"github.com/lendhq/lend"
@@ -138,11 +139,26 @@ func PageLimit(c echo.Context) (int, error) {
 // WriteJSON writes v as JSON with status. encoding/json output is
 // deterministic for structs, so a replayed response is byte-identical.
 func WriteJSON(c echo.Context, status int, v any) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer putBuf(buf)
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		return lend.Wrap(lend.EINTERNAL, err, "encoding response")
 	}
-	return c.Blob(status, echo.MIMEApplicationJSON, buf.Bytes())
+	return c.Blob(status, echo.MIMEApplicationJSON, buf.Bytes()) // written (copied) before the buffer is reused
+}
+
+// maxPooledBufBytes keeps one huge response from pinning its buffer in the pool.
+const maxPooledBufBytes = 64 << 10
+
+// bufPool recycles response buffers (one allocation less per response).
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putBuf(b *bytes.Buffer) {
+	if b.Cap() > maxPooledBufBytes {
+		return
+	}
+	b.Reset()
+	bufPool.Put(b)
 }

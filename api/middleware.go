@@ -146,11 +146,15 @@ func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		if r.ContentLength > s.cfg.BodyLimitBytes {
-			return lend.Errorf(lend.ETOOLARGE, "request body of %d bytes exceeds %d bytes", r.ContentLength, s.cfg.BodyLimitBytes)
+		limit := s.cfg.BodyLimitBytes
+		if c.Path() == ingestPath { // batches of transactions are larger than commands
+			limit = s.cfg.IngestBodyLimitBytes
+		}
+		if r.ContentLength > limit {
+			return lend.Errorf(lend.ETOOLARGE, "request body of %d bytes exceeds %d bytes", r.ContentLength, limit)
 		}
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = http.MaxBytesReader(c.Response(), r.Body, s.cfg.BodyLimitBytes)
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
 		}
 		return next(c)
 	}

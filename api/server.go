@@ -27,14 +27,17 @@ import (
 
 // Defaults and limits of the server. Every one can be overridden in Config.
 const (
-	DefaultAddr             = ":8080"
-	DefaultBodyLimitBytes   = 64 << 10 // 64 KiB: the largest request (an application) is < 1 KiB
-	DefaultRatePerSecond    = 100      // per key, sustained
-	DefaultRateBurst        = 200      // per key, burst
-	DefaultReadHeaderTimout = 5 * time.Second
-	DefaultReadTimeout      = 15 * time.Second
-	DefaultWriteTimeout     = 30 * time.Second
-	DefaultIdleTimeout      = 120 * time.Second
+	DefaultAddr           = ":8080"
+	DefaultBodyLimitBytes = 64 << 10 // 64 KiB: the largest request (an application) is < 1 KiB
+	// DefaultIngestBodyLimitBytes bounds a transaction batch: a full batch of
+	// realtime.MaxBatchRows rows with long ids and buyer ids fits (~250 B a row).
+	DefaultIngestBodyLimitBytes = 512 << 10
+	DefaultRatePerSecond        = 100 // per key, sustained
+	DefaultRateBurst            = 200 // per key, burst
+	DefaultReadHeaderTimout     = 5 * time.Second
+	DefaultReadTimeout          = 15 * time.Second
+	DefaultWriteTimeout         = 30 * time.Second
+	DefaultIdleTimeout          = 120 * time.Second
 	// DefaultRequestTimeout bounds a handler's context; shorter than the write
 	// timeout so the handler's own error can still be written to the client.
 	DefaultRequestTimeout = 20 * time.Second
@@ -65,9 +68,12 @@ type Config struct {
 	// clock (default loans.DefaultOfferValidity).
 	OfferValidity time.Duration
 
-	BodyLimitBytes int64   // request body limit (default DefaultBodyLimitBytes)
-	RatePerSecond  float64 // per-key sustained rate (default DefaultRatePerSecond)
-	RateBurst      int     // per-key burst (default DefaultRateBurst)
+	BodyLimitBytes int64 // request body limit (default DefaultBodyLimitBytes)
+	// IngestBodyLimitBytes is the body limit of transaction ingestion
+	// (default DefaultIngestBodyLimitBytes).
+	IngestBodyLimitBytes int64
+	RatePerSecond        float64 // per-key sustained rate (default DefaultRatePerSecond)
+	RateBurst            int     // per-key burst (default DefaultRateBurst)
 
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
@@ -77,6 +83,21 @@ type Config struct {
 	// IdempotencyStaleAfter is when an in-flight idempotency claim is
 	// considered abandoned by a dead process (default 2 × WriteTimeout).
 	IdempotencyStaleAfter time.Duration
+
+	// KeyCacheTTL is how long an authenticated key is trusted from memory
+	// (default auth.DefaultKeyCacheTTL; negative = no cache, every request
+	// reads the key store). A key revoked by another process (the CLI) stops
+	// working within this time; revoked through Keys of this server, at once.
+	KeyCacheTTL time.Duration
+	// KeyCacheSize bounds the cached keys (default auth.DefaultKeyCacheSize).
+	KeyCacheSize int
+
+	// Models is the model registry behind /v1/models; nil = those endpoints
+	// answer 501.
+	Models ModelRegistry
+	// Risk checks applications and draws against real-time risk rules
+	// (api/risk.go); nil = no check.
+	Risk DrawRiskChecker
 }
 
 func (c *Config) setDefaults() {
@@ -97,6 +118,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.BodyLimitBytes <= 0 {
 		c.BodyLimitBytes = DefaultBodyLimitBytes
+	}
+	if c.IngestBodyLimitBytes <= 0 {
+		c.IngestBodyLimitBytes = DefaultIngestBodyLimitBytes
 	}
 	if c.RatePerSecond <= 0 {
 		c.RatePerSecond = DefaultRatePerSecond
@@ -122,6 +146,9 @@ func (c *Config) setDefaults() {
 	if c.IdempotencyStaleAfter <= 0 {
 		c.IdempotencyStaleAfter = 2 * c.WriteTimeout
 	}
+	if c.KeyCacheTTL >= 0 && c.Keys != nil {
+		c.Keys = auth.NewKeyCache(c.Keys, c.KeyCacheTTL, c.KeyCacheSize, c.Now)
+	}
 }
 
 // Server is the HTTP server. Create it with New, run it with Start or Serve,
@@ -134,6 +161,15 @@ type Server struct {
 	http    *http.Server
 	metrics *Metrics
 	limits  *limiters
+
+	// cmdRoutes are the POST routes that are loans-store commands: their
+	// idempotency lives in the command's own transaction (idempotency.go).
+	cmdRoutes map[string]bool
+	// inFlight holds the (owner, Idempotency-Key) pairs of store commands
+	// executing in this process, for the 409 of a concurrent retry.
+	inFlight inFlightSet
+	// appMemo remembers decided applications for exact replays (handlers_loans.go).
+	appMemo appMemo
 
 	shuttingDown atomic.Bool
 	stopPrune    chan struct{}
@@ -149,6 +185,8 @@ func New(cfg Config) *Server {
 		metrics:   newMetrics(),
 		limits:    newLimiters(cfg.RatePerSecond, cfg.RateBurst),
 		stopPrune: make(chan struct{}),
+		cmdRoutes: make(map[string]bool),
+		inFlight:  inFlightSet{m: make(map[string]struct{})},
 	}
 	e := echo.New()
 	e.HideBanner = true

@@ -3,12 +3,9 @@ package features
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"fmt"
-	"sync/atomic"
 	"time"
 
-	duckdb "github.com/duckdb/duckdb-go/v2"
 	"github.com/lendhq/lend"
 )
 
@@ -33,14 +30,14 @@ type Row struct {
 	Values     []*float64
 }
 
-var onlineSeq atomic.Int64
-
-// ComputeRows computes every registry feature as of asOf over rows (typically
-// one merchant's stored history) inside db, an open DuckDB, running the very
-// query the batch pipeline runs: the rows are staged like CSV lines, validated
-// by the same SQL and fed to Query. hasBuyer says whether the history carries
-// buyer ids (false makes unique_buyers_90d NULL, as in a file without the
-// column). An invalid row fails the call naming its index; nothing is computed.
+// ComputeRows computes every registry feature as of asOf over rows
+// (typically one merchant's stored history) inside db, an open DuckDB, running
+// the very query the batch pipeline runs: the rows are staged like CSV lines,
+// validated by the same SQL and fed to Query. hasBuyer says whether the
+// history carries buyer ids (false makes unique_buyers_90d NULL, as in a file
+// without the column). An invalid row fails the call naming its index;
+// nothing is computed. It is Online (online_fast.go) on a connection of its
+// own; a service computing repeatedly keeps an Online instead.
 func ComputeRows(ctx context.Context, db *sql.DB, asOf time.Time, hasBuyer bool, rows []Tx) ([]Row, error) {
 	if !asOf.Equal(asOf.UTC().Truncate(24 * time.Hour)) {
 		return nil, lend.FieldErrorf("as_of", "must be midnight UTC")
@@ -48,56 +45,14 @@ func ComputeRows(ctx context.Context, db *sql.DB, asOf time.Time, hasBuyer bool,
 	if len(rows) > MaxOnlineRows {
 		return nil, lend.Errorf(lend.ETOOLARGE, "history of %d rows exceeds %d", len(rows), MaxOnlineRows)
 	}
-	conn, err := db.Conn(ctx)
+	o, err := NewOnline(ctx, db)
 	if err != nil {
-		return nil, lend.Wrap(lend.EINTERNAL, err, "DuckDB connection")
+		return nil, err
 	}
-	defer conn.Close()
-	table := fmt.Sprintf("online_staging_%d", onlineSeq.Add(1))
-	if _, err := conn.ExecContext(ctx, "CREATE TEMP TABLE "+table+" "+stagingDDL[len("CREATE TABLE %s "):]); err != nil {
-		return nil, lend.Wrap(lend.EINTERNAL, err, "creating online staging table")
-	}
-	defer conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS temp.main."+table)
-	err = conn.Raw(func(dc any) error {
-		app, err := duckdb.NewAppender(dc.(driver.Conn), "temp", "main", table)
-		if err != nil {
-			return err
-		}
-		for i, r := range rows {
-			var buyer driver.Value
-			if hasBuyer {
-				buyer = r.BuyerID
-			}
-			if err := app.AppendRow("online", int64(i+1), r.MerchantID, r.TS, r.Amount, r.Type, buyer, nil, nil); err != nil {
-				app.Close()
-				return err
-			}
-		}
-		return app.Close()
-	})
-	if err != nil {
-		return nil, lend.Wrap(lend.EINTERNAL, err, "staging online rows")
-	}
-	validated := "(" + validationSQL("temp.main."+table, true, kindText, kindText, hasBuyer) + ")"
-	var line int64
-	var reason string
-	err = conn.QueryRowContext(ctx, "SELECT line, reason FROM "+validated+" WHERE reason IS NOT NULL ORDER BY line LIMIT 1").Scan(&line, &reason)
-	if err == nil {
-		return nil, lend.Errorf(lend.EINVALID, "transactions[%d]: %s", line-1, reason)
-	}
-	if err != sql.ErrNoRows {
-		return nil, lend.Wrap(lend.EINTERNAL, err, "validating online rows")
-	}
-	q, err := Query("(SELECT merchant_id, ts, amount, type, buyer_id FROM "+validated+")", asOf, hasBuyer)
-	if err != nil {
-		return nil, lend.Wrap(lend.EINTERNAL, err, "building feature query")
-	}
-	res, err := conn.QueryContext(ctx, q)
-	if err != nil {
-		return nil, lend.Wrap(lend.EINTERNAL, err, "computing features")
-	}
-	defer res.Close()
-	return scanRows(res)
+	defer o.Close()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.computeAll(ctx, asOf, hasBuyer, rows, false)
 }
 
 // scanRows reads result rows shaped merchant_id, as_of, features...

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"math"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,32 +14,149 @@ import (
 
 	"github.com/lendhq/lend"
 	"github.com/lendhq/lend/internal/testutil"
+	"github.com/lendhq/lend/synth"
 )
 
-// TestOnlineParityOlist: the online path (ComputeRows over one merchant's rows)
-// equals the batch pipeline for every feature of every Olist merchant.
+// TestOnlineParityOlist: the online fast path (Online.Compute over one
+// merchant's rows) equals the batch pipeline for every feature of every
+// Olist merchant.
 func TestOnlineParityOlist(t *testing.T) {
 	path := testutil.SharedData(t, "olist/transactions.csv.gz")
 	asOf := time.Date(2018, 6, 1, 0, 0, 0, 0, time.UTC) // mid-history: windows are partly filled
+	checkParity(t, asOf, path, false)
+}
+
+// TestOnlineParitySynth: the same over generated merchants (synth, 18 months
+// of history, as-of inside the history and at its end), through both online
+// entry points: the service's Online and the one-shot ComputeRows.
+func TestOnlineParitySynth(t *testing.T) {
+	dir := t.TempDir()
+	end := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := synth.Generate(context.Background(), synth.Config{Merchants: 40, Months: 18, AsOf: end, Seed: 7, Format: synth.FormatCSV, Workers: 1}, dir); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "transactions.csv.gz")
+	for _, asOf := range []time.Time{end, end.AddDate(0, -7, -3)} {
+		checkParity(t, asOf, path, true)
+	}
+}
+
+// checkParity runs the batch pipeline over path and the online path over each
+// merchant's rows of the same file, and requires the same merchants and every
+// feature exactly equal (NULL = NULL). withComputeRows also checks ComputeRows.
+func checkParity(t *testing.T, asOf time.Time, path string, withComputeRows bool) {
+	t.Helper()
 	_, batch := run(t, asOf, 0, path)
 	byMerchant := map[string][]Tx{}
 	for _, tx := range readTx(t, path) {
 		byMerchant[tx.MerchantID] = append(byMerchant[tx.MerchantID], tx)
 	}
+	if len(batch) < 10 {
+		t.Fatalf("only %d batch rows: the comparison would prove little", len(batch))
+	}
 	db := testDB(t)
+	o, err := OpenOnline(context.Background(), "256MB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	inBatch := map[string]bool{}
 	for _, b := range batch {
-		got, err := ComputeRows(context.Background(), db, asOf, true, byMerchant[b.MerchantID])
-		if err != nil {
-			t.Fatal(err)
+		inBatch[b.MerchantID] = true
+		got, ok, err := o.Compute(context.Background(), asOf, true, byMerchant[b.MerchantID])
+		if err != nil || !ok {
+			t.Fatalf("%s: ok=%v err=%v", b.MerchantID, ok, err)
 		}
-		if len(got) != 1 {
-			t.Fatalf("%s: online gave %d rows", b.MerchantID, len(got))
-		}
-		for i, name := range Names() {
-			if !exactlyEqual(got[0].Values[i], b.Values[i]) {
-				t.Errorf("%s %s: online %s batch %s", b.MerchantID, name, fmtVal(got[0].Values[i]), fmtVal(b.Values[i]))
+		compareRow(t, "online", b, got)
+		if withComputeRows {
+			// The service's calls: the history (the first two thirds) was
+			// validated when it arrived and is kept parsed; a new batch (the
+			// last third) is validated and joins it.
+			rows := byMerchant[b.MerchantID]
+			cut := len(rows) * 2 / 3
+			hist := validRows(t, o, rows[:cut])
+			parsed, bad, got, ok, err := o.ValidateAndCompute(context.Background(), asOf, hist, rows[cut:])
+			if err != nil || bad != nil || !ok || len(parsed) != len(rows)-cut {
+				t.Fatalf("%s: ValidateAndCompute parsed %d bad %v ok %v err %v", b.MerchantID, len(parsed), bad, ok, err)
 			}
+			compareRow(t, "ValidateAndCompute", b, got)
+			cr, err := ComputeRows(context.Background(), db, asOf, true, rows)
+			if err != nil || len(cr) != 1 {
+				t.Fatalf("%s: ComputeRows gave %d rows, %v", b.MerchantID, len(cr), err)
+			}
+			compareRow(t, "ComputeRows", b, cr[0])
 		}
+	}
+	// A merchant the batch leaves out (no sale before as_of) has no online row either.
+	for id, rows := range byMerchant {
+		if inBatch[id] {
+			continue
+		}
+		if _, ok, err := o.Compute(context.Background(), asOf, true, rows); err != nil || ok {
+			t.Errorf("%s: not in the batch output but online ok=%v err=%v", id, ok, err)
+		}
+	}
+}
+
+// validRows validates rows as the service does on arrival and keeps them parsed.
+func validRows(t *testing.T, o *Online, rows []Tx) []ValidRow {
+	t.Helper()
+	parsed, bad, err := o.Validate(context.Background(), rows)
+	if err != nil || bad != nil {
+		t.Fatalf("history: %v %v", bad, err)
+	}
+	out := make([]ValidRow, len(rows))
+	for i, r := range rows {
+		out[i] = ValidRow{MerchantID: r.MerchantID, TS: parsed[i].TS, AmountMicro: parsed[i].AmountMicro, Type: r.Type, BuyerID: r.BuyerID}
+	}
+	return out
+}
+
+func compareRow(t *testing.T, path string, b, got Row) {
+	t.Helper()
+	if got.MerchantID != b.MerchantID || !got.AsOf.Equal(b.AsOf) {
+		t.Fatalf("%s: %s row for %s as of %v, batch %s as of %v", path, path, got.MerchantID, got.AsOf, b.MerchantID, b.AsOf)
+	}
+	for i, name := range Names() {
+		if !exactlyEqual(got.Values[i], b.Values[i]) {
+			t.Errorf("%s %s: %s %s batch %s", b.MerchantID, name, path, fmtVal(got.Values[i]), fmtVal(b.Values[i]))
+		}
+	}
+}
+
+// TestOnlineValidateReportsEveryBadRow: the batch validation SQL, row by row,
+// with the index and field of each bad row and nothing for a good batch.
+func TestOnlineValidateReportsEveryBadRow(t *testing.T) {
+	o, err := OpenOnline(context.Background(), "256MB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	ok, bad, err := o.Validate(context.Background(), []Tx{
+		{MerchantID: "m", TS: "2024-01-01T10:00:00+02:00", Amount: "12.345", Type: "sale"},
+		{MerchantID: "m", TS: "2024-01-01 10:00:00", Amount: "-1", Type: "sale"},
+		{MerchantID: "m", TS: "2024-02-30 10:00:00", Amount: "1", Type: "sale"},
+		{MerchantID: "m", TS: "2024-01-01 10:00:00", Amount: "1", Type: "Sale"},
+	})
+	if err != nil || ok != nil {
+		t.Fatalf("ok=%v err=%v", ok, err)
+	}
+	want := []RowError{{1, "amount", "must be > 0"}, {2, "ts", "not RFC 3339 or YYYY-MM-DD HH:MM:SS[.fff]"}, {3, "type", "must be sale, refund or chargeback"}}
+	if len(bad) != len(want) {
+		t.Fatalf("bad = %+v", bad)
+	}
+	for i := range want {
+		if bad[i] != want[i] {
+			t.Errorf("bad[%d] = %+v, want %+v", i, bad[i], want[i])
+		}
+	}
+	ok, bad, err = o.Validate(context.Background(), []Tx{{MerchantID: "m", TS: "2024-01-01T10:00:00+02:00", Amount: "12.345", Type: "sale"}})
+	if err != nil || bad != nil || len(ok) != 1 {
+		t.Fatalf("ok=%v bad=%v err=%v", ok, bad, err)
+	}
+	// 10:00 at +02:00 is 08:00 UTC; 12.345 is 12 345 000 millionths.
+	if !ok[0].TS.Equal(time.Date(2024, 1, 1, 8, 0, 0, 0, time.UTC)) || ok[0].AmountMicro != 12_345_000 {
+		t.Fatalf("parsed %+v", ok[0])
 	}
 }
 
@@ -162,4 +280,40 @@ func FuzzValidateRow(f *testing.F) {
 			}
 		}
 	})
+}
+
+// yearOfHistory is one generated merchant's rows: 13 months of synth history.
+func yearOfHistory(tb testing.TB) ([]Tx, time.Time) {
+	dir := tb.TempDir()
+	end := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := synth.Generate(context.Background(), synth.Config{Merchants: 20, Months: 13, AsOf: end, Seed: 3, Format: synth.FormatCSV, Workers: 1}, dir); err != nil {
+		tb.Fatal(err)
+	}
+	byM := map[string][]Tx{}
+	best := ""
+	for _, tx := range readTx(tb, filepath.Join(dir, "transactions.csv.gz")) {
+		byM[tx.MerchantID] = append(byM[tx.MerchantID], tx)
+		if len(byM[tx.MerchantID]) > len(byM[best]) {
+			best = tx.MerchantID
+		}
+	}
+	return byM[best], end
+}
+
+// BenchmarkOnlineCompute times the fast path (Online.Compute) for the busiest
+// of 20 generated merchants with a year of history (docs/perf/realtime.md).
+func BenchmarkOnlineCompute(b *testing.B) {
+	rows, asOf := yearOfHistory(b)
+	o, err := OpenOnline(context.Background(), "256MB")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer o.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, ok, err := o.Compute(context.Background(), asOf, true, rows); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+	}
+	b.ReportMetric(float64(len(rows)), "rows")
 }

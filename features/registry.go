@@ -23,6 +23,7 @@ package features
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -85,18 +86,26 @@ func w(n int) string {
 	panic(fmt.Sprintf("features: window %d days is not a whole number of 30-day buckets", n))
 }
 
+// sumIf is sum(col) over the rows where cond holds (NULL when none has a
+// non-NULL col): the value of sum(col) FILTER (WHERE cond), written as a CASE
+// because DuckDB executes a FILTER clause per aggregate at a fixed cost of
+// ~0.1 ms per query, which dominates the one-merchant online path.
+func sumIf(col, cond string) string {
+	return fmt.Sprintf("sum(CASE WHEN %s THEN %s END)", cond, col)
+}
+
 func saleAmt(n int) Agg {
-	return Agg{fmt.Sprintf("sale_amt_%d", n), fmt.Sprintf("sum(sale_amt) FILTER (WHERE %s)", w(n))}
+	return Agg{fmt.Sprintf("sale_amt_%d", n), sumIf("sale_amt", w(n))}
 }
 
 func saleCnt(n int) Agg {
-	return Agg{fmt.Sprintf("sale_cnt_%d", n), fmt.Sprintf("coalesce(sum(sale_n) FILTER (WHERE %s), 0)", w(n))}
+	return Agg{fmt.Sprintf("sale_cnt_%d", n), "coalesce(" + sumIf("sale_n", w(n)) + ", 0)"}
 }
 
 // bucket k (1-based) is B_k = [as_of − 30k days, as_of − 30(k−1) days): NULL
 // when it holds no sale (sale_amt is NULL in pre-aggregate rows without sales).
 func bucket(k int) Agg {
-	return Agg{fmt.Sprintf("bucket_%d", k), fmt.Sprintf("sum(sale_amt) FILTER (WHERE bk = %d)", k-1)}
+	return Agg{fmt.Sprintf("bucket_%d", k), sumIf("sale_amt", fmt.Sprintf("bk = %d", k-1))}
 }
 
 var (
@@ -165,37 +174,38 @@ func bucketAggs() []Agg {
 	return aggs
 }
 
-// y(k) is bucket k's sale amount as DOUBLE, 0 when the bucket has no sale.
-func y(k int) string { return fmt.Sprintf("coalesce(bucket_%d, 0)::DOUBLE", k) }
-
-// sumOverK is Σ_{k=1..K} term(k), with buckets beyond K contributing 0.
-func sumOverK(term func(k int) string) string {
+// bucketList is the list [y_1, …, y_K]: bucket k's sale amount as DOUBLE (0
+// when the bucket has no sale) for the last K buckets. One list and list
+// functions replace ~70 scalar expressions (12 per sum) that DuckDB executes
+// at a fixed cost per node; sums run in k order, as Σ_{k=1..K} written out.
+func bucketList() string {
 	parts := make([]string, bucketCount)
 	for k := 1; k <= bucketCount; k++ {
-		parts[k-1] = fmt.Sprintf("(CASE WHEN %d <= k_buckets THEN %s ELSE 0 END)", k, term(k))
+		parts[k-1] = fmt.Sprintf("coalesce(bucket_%d, 0)::DOUBLE", k)
 	}
-	return "(" + strings.Join(parts, " + ") + ")"
+	return "list_value(" + strings.Join(parts, ", ") + ")[1:k_buckets]"
 }
 
-// bucketDerived are K and the mean bucket amount over B_1..B_K.
+// bucketDerived are K, the list of bucket amounts y_1..y_K and their mean.
 func bucketDerived() []Agg {
 	return []Agg{
 		{"k_buckets", kExpr},
-		{"bucket_mean", "(" + sumOverK(y) + " / k_buckets)"},
+		{"bucket_ys", bucketList()},
+		{"bucket_mean", "(list_sum(bucket_ys) / k_buckets)"},
 	}
 }
 
 // cvExpr is the population standard deviation / mean over B_1..B_K.
 func cvExpr() string {
-	variance := "(" + sumOverK(func(k int) string { return fmt.Sprintf("(%s - bucket_mean) ^ 2", y(k)) }) + " / k_buckets)"
+	variance := "(list_sum(list_transform(bucket_ys, y -> (y - bucket_mean) ^ 2)) / k_buckets)"
 	return fmt.Sprintf("CASE WHEN k_buckets >= 3 AND bucket_mean > 0 THEN sqrt(%s) / bucket_mean END", variance)
 }
 
 // trendExpr is the least-squares slope of y_k against t = −k over k = 1..K,
 // divided by the mean. With t̄ = −(K+1)/2, Σ(t−t̄)² = K(K²−1)/12 and
-// Σ(t−t̄)(y−ȳ) = Σ((K+1)/2 − k)·y_k.
+// Σ(t−t̄)(y−ȳ) = Σ((K+1)/2 − k)·y_k (k is the 1-based list index).
 func trendExpr() string {
-	cov := sumOverK(func(k int) string { return fmt.Sprintf("((k_buckets + 1) / 2.0 - %d) * %s", k, y(k)) })
+	cov := "list_sum(list_transform(bucket_ys, (y, k) -> ((k_buckets + 1) / 2.0 - k) * y))"
 	return fmt.Sprintf("CASE WHEN k_buckets >= 3 AND bucket_mean > 0 THEN (%s / (k_buckets * (k_buckets * k_buckets - 1) / 12.0)) / bucket_mean END", cov)
 }
 
@@ -209,7 +219,7 @@ func monthsActiveExpr() string {
 
 var (
 	buyerCount  = Agg{"buyers", "count(*)"}
-	buyerRepeat = Agg{"repeat_buyers", "count(*) FILTER (WHERE n_sales >= 2)"}
+	buyerRepeat = Agg{"repeat_buyers", "count(CASE WHEN n_sales >= 2 THEN 1 END)"}
 	buyerTop    = Agg{"top_buyer_amt", "max(sale_amount)"}
 	buyerAmt    = Agg{"buyer_sale_amt", "sum(sale_amount)"}
 )
@@ -255,13 +265,13 @@ var registry = []Feature{
 	{
 		Name: "refund_rate_90d", Description: "(Refund + chargeback amounts in W(90)) / sales_amount_90d; NULL if no sales amount.",
 		Unit: "ratio", Window: "90d", Type: "DOUBLE",
-		Aggs: []Agg{saleAmt(90), {"refund_amt_90", "sum(rc_amt) FILTER (WHERE " + w(90) + ")"}},
+		Aggs: []Agg{saleAmt(90), {"refund_amt_90", sumIf("rc_amt", w(90))}},
 		SQL:  "CASE WHEN coalesce(sale_amt_90, 0) > 0 THEN coalesce(refund_amt_90, 0)::DOUBLE / sale_amt_90::DOUBLE END",
 	},
 	{
 		Name: "chargeback_count_180d", Description: "Number of chargebacks in W(180).",
 		Unit: "count", Window: "180d", Type: "BIGINT",
-		Aggs: []Agg{{"cb_cnt_180", "coalesce(sum(cb_n) FILTER (WHERE " + w(180) + "), 0)"}},
+		Aggs: []Agg{{"cb_cnt_180", "coalesce(" + sumIf("cb_n", w(180)) + ", 0)"}},
 		SQL:  "cb_cnt_180",
 	},
 	{
@@ -285,7 +295,7 @@ var registry = []Feature{
 	{
 		Name: "sales_growth_90d", Description: "sales_amount_90d / (sale amounts in [as_of−180d, as_of−90d)) − 1; NULL if that prior amount is 0.",
 		Unit: "ratio", Window: "180d", Type: "DOUBLE",
-		Aggs: []Agg{saleAmt(90), {"sale_amt_prev_90", "sum(sale_amt) FILTER (WHERE bk BETWEEN 3 AND 5)"}},
+		Aggs: []Agg{saleAmt(90), {"sale_amt_prev_90", sumIf("sale_amt", "bk BETWEEN 3 AND 5")}},
 		SQL:  "CASE WHEN coalesce(sale_amt_prev_90, 0) > 0 THEN coalesce(sale_amt_90, 0)::DOUBLE / sale_amt_prev_90::DOUBLE - 1 END",
 	},
 	{
@@ -382,7 +392,19 @@ func Query(rel string, asOf time.Time, hasBuyer bool) (string, error) {
 }
 
 func buildQuery(fs []Feature, rel string, asOf time.Time, hasBuyer bool) (string, error) {
-	body, err := featureBody(fs, "p")
+	return buildQueryShape(fs, rel, asOf, hasBuyer, false)
+}
+
+// singleMerchantQuery is Query for a relation that holds one merchant only
+// (the caller checks): the same features, aggregated without GROUP BY, which
+// DuckDB executes at a smaller fixed cost. Over several merchants it would
+// mix them.
+func singleMerchantQuery(rel string, asOf time.Time, hasBuyer bool) (string, error) {
+	return buildQueryShape(registry, rel, asOf, hasBuyer, true)
+}
+
+func buildQueryShape(fs []Feature, rel string, asOf time.Time, hasBuyer, single bool) (string, error) {
+	body, err := featureBody(fs, "p", single)
 	if err != nil {
 		return "", err
 	}
@@ -392,7 +414,7 @@ func buildQuery(fs []Feature, rel string, asOf time.Time, hasBuyer bool) (string
 // featureQueryFromPre returns the feature SELECT over pre, a stored
 // pre-aggregate (preSQL with byFile).
 func featureQueryFromPre(pre string, asOf time.Time, hasBuyer bool) (string, error) {
-	body, err := featureBody(registry, pre)
+	body, err := featureBody(registry, pre, false)
 	if err != nil {
 		return "", err
 	}
@@ -400,8 +422,10 @@ func featureQueryFromPre(pre string, asOf time.Time, hasBuyer bool) (string, err
 }
 
 // featureBody is the common tail of the feature query: CTEs (without the
-// leading WITH) over the pre-aggregate named pre, then the final SELECT.
-func featureBody(fs []Feature, pre string) (string, error) {
+// leading WITH) over the pre-aggregate named pre, then the final SELECT. With
+// single, pre holds one merchant and the aggregates run without GROUP BY
+// (same values, no merchant grouping or join key).
+func featureBody(fs []Feature, pre string, single bool) (string, error) {
 	aggs, err := collect(fs, func(f Feature) []Agg { return f.Aggs })
 	if err != nil {
 		return "", err
@@ -414,26 +438,38 @@ func featureBody(fs []Feature, pre string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	key, groupBy, having, join := "merchant_id", " GROUP BY merchant_id", "", " LEFT JOIN b ON b.merchant_id = m.merchant_id"
+	if single {
+		// No group: b is one row, or none when there is no buyer (so its
+		// aggregates are NULL as in the grouped LEFT JOIN).
+		key, groupBy, having, join = "min(merchant_id) AS merchant_id", "", " HAVING count(*) > 0", " LEFT JOIN b ON TRUE"
+	}
 	var b strings.Builder
-	b.WriteString("m AS (SELECT merchant_id")
+	b.WriteString("m AS (SELECT " + key)
 	for _, a := range aggs {
 		fmt.Fprintf(&b, ",\n  %s AS %s", a.SQL, a.Name)
 	}
-	// Valid rows before as_of only; a merchant appears only with at least one sale.
-	fmt.Fprintf(&b, "\n FROM %s WHERE ok AND bk >= 0 GROUP BY merchant_id HAVING sum(sale_n) > 0)", pre)
+	// Valid rows before as_of only; a merchant appears only with at least one
+	// sale (first_sale is its earliest sale, NULL without one).
+	fmt.Fprintf(&b, "\n FROM %s WHERE ok AND bk >= 0%s HAVING min(first_sale) IS NOT NULL)", pre, groupBy)
 	if len(baggs) > 0 {
 		fmt.Fprintf(&b, ",\nb90 AS (SELECT merchant_id, buyer90 AS buyer_id, sum(sale_n) AS n_sales, sum(sale_amt) AS sale_amount FROM %s"+
 			" WHERE ok AND buyer90 IS NOT NULL GROUP BY merchant_id, buyer90),\n", pre)
-		b.WriteString("b AS (SELECT merchant_id")
+		b.WriteString("b AS (SELECT " + key)
 		for _, a := range baggs {
 			fmt.Fprintf(&b, ", %s AS %s", a.SQL, a.Name)
 		}
-		b.WriteString(" FROM b90 GROUP BY merchant_id)")
+		b.WriteString(" FROM b90" + groupBy + having + ")")
 	}
-	// Each derived value gets its own projection layer, so later ones can use earlier ones.
+	// Derived values share a projection layer unless one uses a value of the
+	// layer being built: each layer is a fixed execution cost in DuckDB.
 	prev := "m"
-	for i, d := range derived {
-		fmt.Fprintf(&b, ",\nd%d AS (SELECT *, %s AS %s FROM %s)", i, d.SQL, d.Name, prev)
+	for i, layer := range derivedLayers(derived) {
+		fmt.Fprintf(&b, ",\nd%d AS (SELECT *", i)
+		for _, d := range layer {
+			fmt.Fprintf(&b, ", %s AS %s", d.SQL, d.Name)
+		}
+		fmt.Fprintf(&b, " FROM %s)", prev)
 		prev = fmt.Sprintf("d%d", i)
 	}
 	b.WriteString("\nSELECT m.merchant_id, @as_of::DATE AS as_of")
@@ -442,10 +478,32 @@ func featureBody(fs []Feature, pre string) (string, error) {
 	}
 	fmt.Fprintf(&b, "\nFROM %s AS m", prev)
 	if len(baggs) > 0 {
-		b.WriteString(" LEFT JOIN b ON b.merchant_id = m.merchant_id")
+		b.WriteString(join)
 	}
-	b.WriteString("\nORDER BY m.merchant_id")
+	if !single {
+		b.WriteString("\nORDER BY m.merchant_id")
+	}
 	return b.String(), nil
+}
+
+// derivedLayers splits derived values, in order, into projection layers: a
+// value starts a new layer when its SQL names a value of the current layer.
+func derivedLayers(derived []Agg) [][]Agg {
+	var layers [][]Agg
+	var cur []Agg
+	for _, d := range derived {
+		for _, c := range cur {
+			if regexp.MustCompile(`\b` + regexp.QuoteMeta(c.Name) + `\b`).MatchString(d.SQL) {
+				layers, cur = append(layers, cur), nil
+				break
+			}
+		}
+		cur = append(cur, d)
+	}
+	if len(cur) > 0 {
+		layers = append(layers, cur)
+	}
+	return layers
 }
 
 // FormatList renders the registry as a table for `lend features --list`.

@@ -432,6 +432,60 @@ type ReconcileReport struct {
 // Clean reports whether reconcile found nothing.
 func (r ReconcileReport) Clean() bool { return len(r.Differences) == 0 }
 
+// Who changed a credit line (CreditLineChange.Source).
+const (
+	SourceRefresh  = "refresh"  // the nightly limit refresh (UpsertCreditLines)
+	SourceRealtime = "realtime" // a re-decision after ingested transactions (ApplyLineDecision)
+)
+
+// LineDecision is a re-decision of one merchant's credit line between nightly
+// refreshes. The store applies the guard rails atomically with the change:
+// an increase is capped so the limit never exceeds the day's opening limit
+// (the limit at the first change of Now's UTC day, or the current limit when
+// there was none) plus MaxDailyIncreaseMinor; a decrease takes effect at once
+// but never below what is drawn; a frozen or closed line keeps its limit and
+// status. Every call is recorded in the credit line's history, with reasons.
+type LineDecision struct {
+	Line                  CreditLineUpdate
+	Source                string    // SourceRealtime unless stated
+	MaxDailyIncreaseMinor int64     // >= 0; 0 = no automatic increase
+	Now                   time.Time // the change's time; its UTC day is the bound's day
+}
+
+// CreditLineChange is one entry of a credit line's audit trail: what changed,
+// from what to what, why, and which guard rail acted.
+type CreditLineChange struct {
+	ID             int64     `json:"id"`
+	MerchantID     string    `json:"merchant_id"`
+	At             time.Time `json:"at"`
+	Source         string    `json:"source"`
+	Change         string    `json:"change"` // new, raised, lowered, unchanged, frozen
+	PrevLimitMinor int64     `json:"prev_limit_minor"`
+	LimitMinor     int64     `json:"limit_minor"`
+	// ProposedLimitMinor is what the model and policy asked for, before the
+	// guard rails.
+	ProposedLimitMinor int64    `json:"proposed_limit_minor"`
+	DrawnMinor         int64    `json:"drawn_minor"`
+	PrevAPR            Rate     `json:"prev_apr"`
+	APR                Rate     `json:"apr"`
+	Grade              string   `json:"grade"`
+	Score              float64  `json:"score"`
+	PD                 float64  `json:"pd"`
+	ModelID            string   `json:"model_id"`
+	AsOf               string   `json:"as_of"`
+	Reasons            []string `json:"reasons"`
+	// GuardRail names the rule that bounded the change ("" when none):
+	// daily_increase_cap, drawn_floor, frozen.
+	GuardRail string `json:"guard_rail,omitempty"`
+}
+
+// Guard rails named in CreditLineChange.GuardRail.
+const (
+	GuardDailyIncreaseCap = "daily_increase_cap"
+	GuardDrawnFloor       = "drawn_floor"
+	GuardFrozen           = "frozen"
+)
+
 // Store is the loans persistence boundary. Every mutating method is one
 // atomic command: it takes a Cmd whose idempotency key (scoped by merchant) is
 // stored in the same transaction, so a retry returns the original result and
@@ -442,6 +496,12 @@ type Store interface {
 	UpsertCreditLines(ctx context.Context, lines []CreditLineUpdate) (RefreshSummary, error)
 	CreditLine(ctx context.Context, merchantID string) (CreditLine, error)
 	ListCreditLines(ctx context.Context, f CreditLineFilter) (lines []CreditLine, next string, err error)
+	// ApplyLineDecision re-decides one merchant's line with the guard rails
+	// of LineDecision and records the change; ENOTFOUND without a line.
+	ApplyLineDecision(ctx context.Context, d LineDecision) (CreditLineChange, error)
+	// CreditLineHistory lists a merchant's line changes, newest first,
+	// paged like the other listings (limit 0 = DefaultPageSize).
+	CreditLineHistory(ctx context.Context, merchantID string, limit int, cursor string) (changes []CreditLineChange, next string, err error)
 
 	CreateApplication(ctx context.Context, cmd Cmd, app Application) (Application, error)
 	Application(ctx context.Context, id int64) (Application, error)

@@ -60,7 +60,7 @@ type Candidate struct {
 type DataFingerprint struct {
 	Rows    int     `json:"rows"`
 	Columns int     `json:"columns"`
-	SHA256  string  `json:"sha256"` // of the input file bytes
+	SHA256  string  `json:"sha256"` // of the loaded content in canonical row order (independent of file row order)
 	BadRate float64 `json:"bad_rate"`
 	Source  string  `json:"source"` // file base name
 	// SkipRows is the number of lines skipped before the header (e.g. 1 for a

@@ -16,7 +16,26 @@ import (
 //
 //	go test ./training -run '^$' -bench Train1M -benchtime 1x
 func BenchmarkTrain1M(b *testing.B) {
-	const rows, nNum, nCat = 1_000_000, 25, 5
+	path := genBig(b)
+	o := Defaults()
+	o.Data, o.Target = path, "bad"
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r, err := Train(context.Background(), o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(r.Model.Metrics.Test.AUC, "test_auc")
+		b.ReportMetric(float64(len(r.Model.Variables)), "vars")
+	}
+}
+
+// Size of the benchmark data set.
+const bigRows, bigNum, bigCat = 1_000_000, 25, 5
+
+// genBig writes the benchmark's Parquet file (outside any timer) and returns its path.
+func genBig(b *testing.B) string {
+	rows, nNum, nCat := bigRows, bigNum, bigCat
 	path := filepath.Join(b.TempDir(), "big.parquet")
 	db, err := sql.Open("duckdb", duckDSN)
 	if err != nil {
@@ -38,15 +57,5 @@ func BenchmarkTrain1M(b *testing.B) {
 		b.Fatal(err)
 	}
 	db.Close()
-	o := Defaults()
-	o.Data, o.Target = path, "bad"
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		r, err := Train(context.Background(), o)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportMetric(r.Model.Metrics.Test.AUC, "test_auc")
-		b.ReportMetric(float64(len(r.Model.Variables)), "vars")
-	}
+	return path
 }

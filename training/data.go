@@ -60,7 +60,7 @@ type Column struct {
 type Table struct {
 	Path     string
 	Source   string // file base name
-	SHA256   string // of the file bytes
+	SHA256   string // of the file bytes (Train replaces it with contentSHA256 after canonicalOrder)
 	Rows     int
 	SkipRows int // leading lines skipped before the header
 	Columns  []*Column

@@ -273,7 +273,7 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}h2{border-bottom:1px solid #ddd}
 <table>
 <tr><th class="l">model id</th><td class="l">{{.M.ID}}</td></tr>
 <tr><th class="l">created</th><td class="l">{{.M.CreatedAt}}</td></tr>
-<tr><th class="l">data</th><td class="l">{{.M.Data.Source}} ({{.M.Data.Rows}} rows, {{.M.Data.Columns}} columns, sha256 {{.M.Data.SHA256}})</td></tr>
+<tr><th class="l">data</th><td class="l">{{.M.Data.Source}} ({{.M.Data.Rows}} rows, {{.M.Data.Columns}} columns, content sha256 {{.M.Data.SHA256}})</td></tr>
 <tr><th class="l">target</th><td class="l">{{.M.Target}}, bad rate {{pct .M.Data.BadRate}}</td></tr>
 <tr><th class="l">split</th><td class="l">{{.M.Data.TrainRows}} train / {{.M.Data.TestRows}} test</td></tr>
 <tr><th class="l">scaling</th><td class="l">{{.M.Scaling.BaseScore}} points at {{.M.Scaling.BaseOdds}}:1 good:bad, {{.M.Scaling.PDO}} points to double the odds</td></tr>

@@ -140,7 +140,12 @@ func Train(ctx context.Context, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	train, test, err := split(tab, y, opt)
+	// Canonical row order before the seeded split (see canonicalOrder); the
+	// fingerprint is then of the content, not of the file's byte order.
+	perm := canonicalOrder(tab, opt.ID)
+	y = permuted(y, perm)
+	tab.SHA256 = contentSHA256(tab)
+	train, test, err := split(tab, y, perm, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -869,7 +874,8 @@ func bands(score []int, pd []float64, y []int8, k int) []scoring.Band {
 
 // split returns the training and test row indices: a stratified seeded
 // random split, or out of time by --split-by.
-func split(tab *Table, y []int8, opt Options) (train, test []int, err error) {
+// fileRow maps a row position to its 0-based position in the file.
+func split(tab *Table, y []int8, fileRow []int, opt Options) (train, test []int, err error) {
 	n := len(y)
 	if opt.SplitBy != "" {
 		c := tab.Col(opt.SplitBy)
@@ -883,7 +889,7 @@ func split(tab *Table, y []int8, opt Options) (train, test []int, err error) {
 		for i := range ord {
 			ord[i] = i
 			if f, s := key(i); (c.Kind == KindNumeric && math.IsNaN(f)) || (c.Kind != KindNumeric && s == "") {
-				return nil, nil, lend.FieldErrorf("split-by", "column %q is empty at data row %d", opt.SplitBy, i+1)
+				return nil, nil, lend.FieldErrorf("split-by", "column %q is empty at data row %d", opt.SplitBy, fileRow[i]+1)
 			}
 		}
 		less := func(a, b int) bool {

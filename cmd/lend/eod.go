@@ -6,7 +6,6 @@ import (
 	"os"
 
 	"github.com/lendhq/lend/loans"
-	"github.com/lendhq/lend/loans/sqlite"
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 )
@@ -30,7 +29,7 @@ first unclosed day without posting anything twice.`,
 			if err != nil {
 				return err
 			}
-			st, err := sqlite.Open(dbDSN(cmd), loans.Policy{})
+			st, err := openLoansStore(cmd.Context(), dbDSN(cmd))
 			if err != nil {
 				return err
 			}

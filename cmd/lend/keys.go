@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/lendhq/lend/auth"
-	authsqlite "github.com/lendhq/lend/auth/sqlite"
 	"github.com/spf13/cobra"
 )
 
@@ -35,7 +34,7 @@ func newKeysCreateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := authsqlite.Open(cmd.Context(), dbDSN(cmd))
+			st, err := openAuthStore(cmd.Context(), dbDSN(cmd))
 			if err != nil {
 				return err
 			}
@@ -69,7 +68,7 @@ func newKeysListCmd() *cobra.Command {
 		Short: "List API keys (ids and roles, never secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := authsqlite.Open(cmd.Context(), dbDSN(cmd))
+			st, err := openAuthStore(cmd.Context(), dbDSN(cmd))
 			if err != nil {
 				return err
 			}
@@ -84,7 +83,7 @@ func newKeysListCmd() *cobra.Command {
 			var rows []row
 			after := ""
 			for {
-				keys, err := st.ListKeys(cmd.Context(), after, authsqlite.MaxListKeys)
+				keys, err := st.ListKeys(cmd.Context(), after, keysPageSize)
 				if err != nil {
 					return err
 				}
@@ -95,7 +94,7 @@ func newKeysListCmd() *cobra.Command {
 					}
 					rows = append(rows, r)
 				}
-				if len(keys) < authsqlite.MaxListKeys {
+				if len(keys) < keysPageSize {
 					break
 				}
 				after = keys[len(keys)-1].ID
@@ -126,7 +125,7 @@ func newKeysRevokeCmd() *cobra.Command {
 		Short: "Revoke an API key by its id (from keys list)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := authsqlite.Open(cmd.Context(), dbDSN(cmd))
+			st, err := openAuthStore(cmd.Context(), dbDSN(cmd))
 			if err != nil {
 				return err
 			}

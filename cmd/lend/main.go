@@ -35,7 +35,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("data", "", "data directory (default $LEND_DATA or ./lend-data)")
-	root.PersistentFlags().String("db", "", "database: a SQLite path (default DATA/lend.db) or $LEND_DB")
+	root.PersistentFlags().String("db", "", "database: a SQLite path (default DATA/lend.db) or a postgres:// URL; or $LEND_DB")
 	// Flag errors are usage errors: exit 2 with the flag named.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return lend.Errorf(lend.EINVALID, "%v", err)

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/lendhq/lend/loans"
-	"github.com/lendhq/lend/loans/sqlite"
 	"github.com/spf13/cobra"
 )
 
@@ -19,7 +17,7 @@ func newReconcileCmd() *cobra.Command {
 		Short: "Recompute balances from the journal and compare with the loan tables (exit 1 on any difference)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := sqlite.Open(dbDSN(cmd), loans.Policy{})
+			st, err := openLoansStore(cmd.Context(), dbDSN(cmd))
 			if err != nil {
 				return err
 			}

@@ -4,12 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	"github.com/lendhq/lend"
 	"github.com/lendhq/lend/internal/pipeline"
-	"github.com/lendhq/lend/loans"
-	"github.com/lendhq/lend/loans/sqlite"
 	"github.com/lendhq/lend/scoring"
 	"github.com/spf13/cobra"
 )
@@ -34,9 +31,6 @@ the same as-of and model changes nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dsn := dbDSN(cmd)
-			if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-				return lend.Errorf(lend.ENOTIMPL, "db: PostgreSQL is not supported yet; use a SQLite path")
-			}
 			opt := pipeline.RefreshOptions{AsOf: asOf, BatchSize: batch}
 			switch {
 			case tx != "" && featPath != "":
@@ -55,7 +49,7 @@ the same as-of and model changes nothing.`,
 			if err != nil {
 				return err
 			}
-			st, err := sqlite.Open(dsn, loans.Policy{})
+			st, err := openLoansStore(cmd.Context(), dsn)
 			if err != nil {
 				return err
 			}

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lendhq/lend/loans"
+	"github.com/lendhq/lend/loans/storetest"
 )
 
 // seedLoans inserts n active loans directly with set-based SQL (benchmark
@@ -41,9 +41,9 @@ func seedLoans(t testing.TB, s *Store, n int) {
 		`INSERT INTO loans_meta VALUES ('business_date', '2024-01-31')`,
 		`DROP TABLE temp.seq`,
 	}
-	_, err := s.exec(ctx, true, func(tx *sql.Tx) (any, error) {
+	_, err := s.exec(ctx, true, func(tx *Tx) (any, error) {
 		for _, q := range stmts {
-			if _, err := tx.Exec(q); err != nil {
+			if _, err := tx.Tx.Exec(q); err != nil {
 				return nil, fmt.Errorf("%v: %s", err, q)
 			}
 		}
@@ -163,3 +163,27 @@ func TestEODMillionLoans(t *testing.T) {
 	}
 	t.Logf("reconcile %d loans, %d entries in %v", rep.Loans, rep.Entries, time.Since(t0))
 }
+
+// durableOpener opens a store with Lend's production settings
+// (synchronous=FULL), for the shared benchmarks of loans/storetest.
+func durableOpener(t testing.TB, policy loans.Policy, now func() time.Time) loans.Store {
+	s, err := Open(filepath.Join(t.TempDir(), "lend.db"), policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetClock(now)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// BenchmarkStoreRepay10kLoans: durable repayments over 10,000 loans, the
+// same code as PostgreSQL's BenchmarkStoreRepay10kLoans.
+func BenchmarkStoreRepay10kLoans(b *testing.B) { storetest.BenchRepay(b, durableOpener, 10_000) }
+
+// BenchmarkStoreEOD10kLoans: close of business over 10,000 loans, one day
+// per iteration, the same code as PostgreSQL's.
+func BenchmarkStoreEOD10kLoans(b *testing.B) { storetest.BenchEOD(b, durableOpener, 10_000) }
+
+// BenchmarkStoreRefresh100kLines: the nightly refresh writing 100,000 credit
+// lines in batches of 10,000, the same code on both stores.
+func BenchmarkStoreRefresh100kLines(b *testing.B) { storetest.BenchRefresh(b, durableOpener, 100_000) }

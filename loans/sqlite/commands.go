@@ -16,7 +16,7 @@ import (
 // writer's transaction: a stored key with the same operation and request
 // returns the stored response without running fn; with a different request it
 // is EUNPROCESSABLE; otherwise fn runs and its response is stored with it.
-func idempotent[T any](s *Store, ctx context.Context, cmd loans.Cmd, opName string, req any, fn func(tx *sql.Tx) (T, error)) (T, error) {
+func idempotent[T any](s *Store, ctx context.Context, cmd loans.Cmd, opName string, req any, fn func(tx *Tx) (T, error)) (T, error) {
 	var zero T
 	if strings.TrimSpace(cmd.MerchantID) == "" {
 		return zero, lend.FieldErrorf("merchant_id", "is required")
@@ -32,7 +32,7 @@ func idempotent[T any](s *Store, ctx context.Context, cmd loans.Cmd, opName stri
 		return zero, internal(err, "hash request")
 	}
 	h := sha256.Sum256(append([]byte(opName+"\x00"), body...))
-	v, err := s.exec(ctx, false, func(tx *sql.Tx) (any, error) {
+	v, err := s.exec(ctx, false, func(tx *Tx) (any, error) {
 		var storedOp string
 		var storedHash, resp []byte
 		err := tx.QueryRow(`SELECT op, request_hash, response FROM loans_idempotency WHERE merchant_id = ? AND key = ?`,
@@ -78,7 +78,7 @@ func idempotent[T any](s *Store, ctx context.Context, cmd loans.Cmd, opName stri
 
 // postEntry writes one journal entry after asserting it balances; an
 // unbalanced entry is a bug and fails the command with EINTERNAL.
-func postEntry(tx *sql.Tx, loanID int64, merchantID string, businessDate loans.Date, e loans.EntryDraft, now string) (int64, error) {
+func postEntry(tx *Tx, loanID int64, merchantID string, businessDate loans.Date, e loans.EntryDraft, now string) (int64, error) {
 	if !e.Balanced() {
 		return 0, lend.Errorf(lend.EINTERNAL, "loan %d: unbalanced %s entry refused: %+v", loanID, e.Kind, e.Postings)
 	}
@@ -88,8 +88,14 @@ func postEntry(tx *sql.Tx, loanID int64, merchantID string, businessDate loans.D
 		return 0, internal(err, "insert journal entry")
 	}
 	id, _ := res.LastInsertId()
+	// One multi-row INSERT per entry (an entry has a handful of legs).
+	args := make([]any, 0, 6*len(e.Postings))
 	for i, p := range e.Postings {
-		if _, err := tx.Exec(`INSERT INTO postings VALUES (?, ?, ?, ?, ?, ?)`, id, i+1, int(p.Account), loanID, p.DebitMinor, p.CreditMinor); err != nil {
+		args = append(args, id, i+1, int(p.Account), loanID, p.DebitMinor, p.CreditMinor)
+	}
+	if len(args) > 0 {
+		q := `INSERT INTO postings VALUES ` + strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?), `, len(e.Postings)), ", ")
+		if _, err := tx.Exec(q, args...); err != nil {
 			return 0, internal(err, "insert posting")
 		}
 	}
@@ -133,7 +139,7 @@ func loanArgs(l *loans.Loan) []any {
 }
 
 // saveLoan inserts (id 0) or replaces the loan row and returns its id.
-func saveLoan(tx *sql.Tx, l *loans.Loan) (int64, error) {
+func saveLoan(tx *Tx, l *loans.Loan) (int64, error) {
 	args := loanArgs(l)
 	ph := strings.TrimSuffix(strings.Repeat("?, ", len(args)), ", ")
 	if l.ID == 0 {
@@ -147,6 +153,51 @@ func saveLoan(tx *sql.Tx, l *loans.Loan) (int64, error) {
 		l.ID, _ = res.LastInsertId()
 	}
 	return l.ID, nil
+}
+
+// loanColNames are the columns of loanCols, in loanArgs order.
+var loanColNames = func() []string {
+	f := strings.Split(loanCols, ",")
+	for i := range f {
+		f[i] = strings.TrimSpace(f[i])
+	}
+	return f
+}()
+
+// updateLoan writes only the columns of an existing loan that differ
+// between before (as loaded) and after: the same row as saveLoan's
+// INSERT OR REPLACE, without deleting and re-inserting it and its indexes.
+func updateLoan(tx *Tx, before, after *loans.Loan) error {
+	if before.ID == 0 || before.ID != after.ID {
+		return lend.Errorf(lend.EINTERNAL, "update loan %d as loan %d", before.ID, after.ID)
+	}
+	a, b := loanArgs(before), loanArgs(after)
+	if len(a) != len(loanColNames) {
+		return lend.Errorf(lend.EINTERNAL, "loan columns and arguments differ: %d != %d", len(loanColNames), len(a))
+	}
+	var set strings.Builder
+	args := make([]any, 0, len(b))
+	for i := 1; i < len(b); i++ {
+		if a[i] == b[i] {
+			continue
+		}
+		if len(args) > 0 {
+			set.WriteString(", ")
+		}
+		set.WriteString(loanColNames[i] + " = ?")
+		args = append(args, b[i])
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	res, err := tx.Exec(`UPDATE loans SET `+set.String()+` WHERE id = ?`, append(args, after.ID)...)
+	if err != nil {
+		return internal(err, "save loan")
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return lend.Errorf(lend.EINTERNAL, "save loan %d: %d rows updated", after.ID, n)
+	}
+	return nil
 }
 
 func loadLoan(q interface {
@@ -189,7 +240,7 @@ func loadInstallments(q interface {
 
 // saveInstallments writes the installments that changed and deletes those
 // that a re-amortization removed.
-func saveInstallments(tx *sql.Tx, loanID int64, before, after []loans.Installment) error {
+func saveInstallments(tx *Tx, loanID int64, before, after []loans.Installment) error {
 	old := make(map[int]loans.Installment, len(before))
 	for _, in := range before {
 		old[in.Seq] = in
@@ -233,7 +284,7 @@ func businessDate(q interface {
 // valueDate resolves a command's date: empty means the open business day
 // (the day after the last closed one, or today if later); a date inside an
 // already closed day is refused, because closed days are immutable.
-func (s *Store) valueDate(tx *sql.Tx, field, text string) (loans.Date, error) {
+func (s *Store) valueDate(tx *Tx, field, text string) (loans.Date, error) {
 	closed, err := businessDate(tx)
 	if err != nil {
 		return loans.Date{}, err
@@ -256,7 +307,7 @@ func (s *Store) valueDate(tx *sql.Tx, field, text string) (loans.Date, error) {
 }
 
 // loadLine reads a credit line inside the transaction.
-func loadLine(tx *sql.Tx, merchantID string) (loans.CreditLine, error) {
+func loadLine(tx *Tx, merchantID string) (loans.CreditLine, error) {
 	l, err := scanLine(tx.QueryRow(`SELECT `+lineCols+` FROM credit_lines WHERE merchant_id = ?`, merchantID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return l, lend.Errorf(lend.ENOTFOUND, "merchant %s has no credit line", merchantID)
@@ -287,7 +338,7 @@ func checkDraw(line loans.CreditLine, amountMinor int64, currency string) error 
 
 // Draw opens a revolving draw on the merchant's line at the line's APR.
 func (s *Store) Draw(ctx context.Context, cmd loans.Cmd, req loans.DrawRequest) (loans.Loan, error) {
-	return idempotent(s, ctx, cmd, "draw", req, func(tx *sql.Tx) (loans.Loan, error) {
+	return idempotent(s, ctx, cmd, "draw", req, func(tx *Tx) (loans.Loan, error) {
 		line, err := loadLine(tx, cmd.MerchantID)
 		if err != nil {
 			return loans.Loan{}, err
@@ -315,7 +366,7 @@ func (s *Store) Draw(ctx context.Context, cmd loans.Cmd, req loans.DrawRequest) 
 
 // disburse inserts a new active loan with its installments, posts the
 // disbursement and draws the credit line.
-func (s *Store) disburse(tx *sql.Tx, l *loans.Loan, sched []loans.Installment) (loans.Loan, error) {
+func (s *Store) disburse(tx *Tx, l *loans.Loan, sched []loans.Installment) (loans.Loan, error) {
 	if _, err := saveLoan(tx, l); err != nil {
 		return loans.Loan{}, err
 	}
@@ -342,7 +393,7 @@ func (s *Store) CreateApplication(ctx context.Context, cmd loans.Cmd, app loans.
 	if app.MerchantID == "" {
 		app.MerchantID = cmd.MerchantID
 	}
-	return idempotent(s, ctx, cmd, "application", app, func(tx *sql.Tx) (loans.Application, error) {
+	return idempotent(s, ctx, cmd, "application", app, func(tx *Tx) (loans.Application, error) {
 		if app.MerchantID != cmd.MerchantID {
 			return app, lend.FieldErrorf("merchant_id", "does not match the caller")
 		}
@@ -410,7 +461,7 @@ func loadApplication(q interface {
 
 // AcceptApplication disburses the offer of an open application as a term loan.
 func (s *Store) AcceptApplication(ctx context.Context, cmd loans.Cmd, req loans.AcceptRequest) (loans.Loan, error) {
-	return idempotent(s, ctx, cmd, "accept", req, func(tx *sql.Tx) (loans.Loan, error) {
+	return idempotent(s, ctx, cmd, "accept", req, func(tx *Tx) (loans.Loan, error) {
 		app, err := loadApplication(tx, req.ApplicationID)
 		if err != nil {
 			return loans.Loan{}, err
@@ -471,7 +522,7 @@ func (s *Store) AcceptApplication(ctx context.Context, cmd loans.Cmd, req loans.
 // Repay applies a repayment: allocation, journal entry, balances, schedule,
 // credit line, delinquency status, all in one transaction.
 func (s *Store) Repay(ctx context.Context, cmd loans.Cmd, req loans.RepayRequest) (loans.Repayment, error) {
-	return idempotent(s, ctx, cmd, "repay", req, func(tx *sql.Tx) (loans.Repayment, error) {
+	return idempotent(s, ctx, cmd, "repay", req, func(tx *Tx) (loans.Repayment, error) {
 		var rp loans.Repayment
 		if req.AmountMinor <= 0 {
 			return rp, lend.FieldErrorf("amount_minor", "must be > 0")
@@ -512,7 +563,7 @@ func (s *Store) Repay(ctx context.Context, cmd loans.Cmd, req loans.RepayRequest
 			nl.DPD = dpdOn(st.Installments, on)
 			nl.Bucket = loans.BucketOf(nl.DPD)
 		}
-		if _, err := saveLoan(tx, nl); err != nil {
+		if err := updateLoan(tx, &l, nl); err != nil {
 			return rp, err
 		}
 		if err := saveInstallments(tx, l.ID, before, st.Installments); err != nil {
@@ -557,7 +608,7 @@ func dpdOn(inst []loans.Installment, on loans.Date) int {
 
 // unfreezeIfCured lifts a delinquency freeze when no loan of the merchant is
 // past due or charged off with a balance still to recover.
-func unfreezeIfCured(tx *sql.Tx, merchantID string) error {
+func unfreezeIfCured(tx *Tx, merchantID string) error {
 	_, err := tx.Exec(`UPDATE credit_lines SET status = 'active', frozen_reason = ''
 		WHERE merchant_id = ? AND status = 'frozen' AND frozen_reason = ?
 		AND NOT EXISTS (SELECT 1 FROM loans WHERE merchant_id = ? AND

@@ -59,7 +59,7 @@ func (s *Store) CloseOfBusiness(ctx context.Context, through loans.Date, progres
 			return rep, lend.Wrap(lend.EINTERNAL, err, "close of business interrupted before %s", fmtDate(d))
 		}
 		day := d
-		v, err := s.exec(ctx, true, func(tx *sql.Tx) (any, error) { return s.closeDay(tx, day) })
+		v, err := s.exec(ctx, true, func(tx *Tx) (any, error) { return s.closeDay(tx, day) })
 		if err != nil {
 			return rep, err
 		}
@@ -153,7 +153,7 @@ type leg struct {
 
 // closeDay runs one business day: interest due, revolving accrual and
 // statements, delinquency, penalties, charge-off and line freezing.
-func (s *Store) closeDay(tx *sql.Tx, d loans.Date) (loans.EODReport, error) {
+func (s *Store) closeDay(tx *Tx, d loans.Date) (loans.EODReport, error) {
 	var r loans.EODReport
 	last, err := businessDate(tx)
 	if err != nil {
@@ -162,7 +162,7 @@ func (s *Store) closeDay(tx *sql.Tx, d loans.Date) (loans.EODReport, error) {
 	if !last.IsZero() && !d.After(last) {
 		return r, nil // closed meanwhile (another process): nothing to do
 	}
-	e := &eodTx{tx: tx, day: fmtDate(d), now: nowText(s.now())}
+	e := &eodTx{tx: tx.Tx, day: fmtDate(d), now: nowText(s.now())}
 	D := e.day
 	const den = loans.AccrualDenominator
 	p := s.policy

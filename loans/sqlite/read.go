@@ -64,13 +64,17 @@ func (s *Store) UpsertCreditLines(ctx context.Context, lines []loans.CreditLineU
 			return sum, lend.FieldErrorf("currency", "row %d: %q is not an ISO 4217 code", i, u.Currency)
 		}
 	}
-	v, err := s.exec(ctx, true, func(tx *sql.Tx) (any, error) {
+	v, err := s.exec(ctx, true, func(tx *Tx) (any, error) {
 		var sum loans.RefreshSummary
-		now := nowText(s.now())
+		at := s.now()
+		now := nowText(at)
 		for _, u := range lines {
-			var oldLimit, drawn int64
-			var status string
-			err := tx.QueryRow(`SELECT limit_minor, drawn_minor, status FROM credit_lines WHERE merchant_id = ?`, u.MerchantID).Scan(&oldLimit, &drawn, &status)
+			var oldLimit, drawn, oldAPR int64
+			var status, oldGrade, oldReasons, oldModel, oldAsOf string
+			var oldScore, oldPD float64
+			err := tx.QueryRow(`SELECT limit_minor, drawn_minor, status, apr_micro, grade, score, pd, reasons, model_id, as_of
+				FROM credit_lines WHERE merchant_id = ?`, u.MerchantID).Scan(&oldLimit, &drawn, &status, &oldAPR, &oldGrade,
+				&oldScore, &oldPD, &oldReasons, &oldModel, &oldAsOf)
 			reasons, _ := json.Marshal(u.Reasons)
 			if u.Reasons == nil {
 				reasons = []byte("[]")
@@ -82,24 +86,40 @@ func (s *Store) UpsertCreditLines(ctx context.Context, lines []loans.CreditLineU
 					u.MerchantID, u.Currency, u.LimitMinor, int64(u.APR), u.Grade, u.Score, u.PD, string(reasons), u.ModelID, u.AsOf, now); err != nil {
 					return nil, internal(err, "insert credit line")
 				}
+				c := refreshChange(u, at, "new", 0, u.LimitMinor, 0, 0, "")
+				if _, err := insertHistory(tx, &c); err != nil {
+					return nil, err
+				}
 				continue
 			case err != nil:
 				return nil, internal(err, "read credit line")
 			}
-			limit := u.LimitMinor
+			limit, guard := u.LimitMinor, ""
 			if limit < drawn {
-				limit = drawn
+				limit, guard = drawn, loans.GuardDrawnFloor
 				sum.Floored++
 			}
+			change := "unchanged"
 			switch {
 			case status == string(loans.LineFrozen):
 				sum.Frozen++
+				change, guard = "frozen", loans.GuardFrozen
 			case limit > oldLimit:
 				sum.Raised++
+				change = "raised"
 			case limit < oldLimit:
 				sum.Lowered++
+				change = "lowered"
 			default:
 				sum.Unchanged++
+			}
+			// Every line the refresh changes is recorded in its history.
+			if limit != oldLimit || int64(u.APR) != oldAPR || u.Grade != oldGrade || u.Score != oldScore || u.PD != oldPD ||
+				string(reasons) != oldReasons || u.ModelID != oldModel || u.AsOf != oldAsOf {
+				c := refreshChange(u, at, change, oldLimit, limit, drawn, loans.Rate(oldAPR), guard)
+				if _, err := insertHistory(tx, &c); err != nil {
+					return nil, err
+				}
 			}
 			if _, err := tx.Exec(`UPDATE credit_lines SET limit_minor = ?, apr_micro = ?, grade = ?, score = ?, pd = ?, reasons = ?,
 				model_id = ?, as_of = ?, updated_at = ? WHERE merchant_id = ?`, limit, int64(u.APR), u.Grade, u.Score, u.PD,
@@ -117,7 +137,7 @@ func (s *Store) UpsertCreditLines(ctx context.Context, lines []loans.CreditLineU
 
 // CreditLine returns a merchant's credit line.
 func (s *Store) CreditLine(ctx context.Context, merchantID string) (loans.CreditLine, error) {
-	l, err := scanLine(s.db.QueryRowContext(ctx, `SELECT `+lineCols+` FROM credit_lines WHERE merchant_id = ?`, merchantID))
+	l, err := scanLine(s.rd().QueryRowContext(ctx, `SELECT `+lineCols+` FROM credit_lines WHERE merchant_id = ?`, merchantID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return l, lend.Errorf(lend.ENOTFOUND, "merchant %s has no credit line", merchantID)
 	}
@@ -192,18 +212,18 @@ func (s *Store) ListCreditLines(ctx context.Context, f loans.CreditLineFilter) (
 
 // Application returns an application.
 func (s *Store) Application(ctx context.Context, id int64) (loans.Application, error) {
-	return loadApplication(s.db, id)
+	return loadApplication(s.rd(), id)
 }
 
 // Loan returns a loan.
-func (s *Store) Loan(ctx context.Context, id int64) (loans.Loan, error) { return loadLoan(s.db, id) }
+func (s *Store) Loan(ctx context.Context, id int64) (loans.Loan, error) { return loadLoan(s.rd(), id) }
 
 // Schedule returns a loan's installments with what is paid on each.
 func (s *Store) Schedule(ctx context.Context, loanID int64) ([]loans.Installment, error) {
-	if _, err := loadLoan(s.db, loanID); err != nil {
+	if _, err := loadLoan(s.rd(), loanID); err != nil {
 		return nil, err
 	}
-	return loadInstallments(s.db, loanID)
+	return loadInstallments(s.rd(), loanID)
 }
 
 // ListLoans lists loans by id with an opaque cursor (the last id returned).
@@ -307,11 +327,11 @@ func (s *Store) Journal(ctx context.Context, loanID int64) ([]loans.JournalEntry
 
 // PayoffQuote returns what closes the loan on a date.
 func (s *Store) PayoffQuote(ctx context.Context, loanID int64, on loans.Date) (loans.PayoffQuote, error) {
-	l, err := loadLoan(s.db, loanID)
+	l, err := loadLoan(s.rd(), loanID)
 	if err != nil {
 		return loans.PayoffQuote{}, err
 	}
-	inst, err := loadInstallments(s.db, loanID)
+	inst, err := loadInstallments(s.rd(), loanID)
 	if err != nil {
 		return loans.PayoffQuote{}, err
 	}
@@ -325,13 +345,16 @@ func (s *Store) PayoffQuote(ctx context.Context, loanID int64, on loans.Date) (l
 	return st.Payoff(loans.Day(on)), nil
 }
 
+// rd reads through the prepared statement cache on the pool.
+func (s *Store) rd() reader { return reader{s.stmts} }
+
 // BusinessDate is the last closed business date.
-func (s *Store) BusinessDate(ctx context.Context) (loans.Date, error) { return businessDate(s.db) }
+func (s *Store) BusinessDate(ctx context.Context) (loans.Date, error) { return businessDate(s.rd()) }
 
 // Portfolio summarises outstanding principal by status, grade and bucket.
 func (s *Store) Portfolio(ctx context.Context) (loans.Portfolio, error) {
 	p := loans.Portfolio{ByStatus: map[string]loans.PortfolioCell{}, ByGrade: map[string]loans.PortfolioCell{}, ByBucket: map[string]loans.PortfolioCell{}}
-	bd, err := businessDate(s.db)
+	bd, err := businessDate(s.rd())
 	if err != nil {
 		return p, err
 	}

@@ -95,6 +95,7 @@ type Store struct {
 	ownDB  bool
 	policy loans.Policy
 	wconn  *sql.Conn
+	stmts  *stmtCache
 	ops    chan op
 	wg     sync.WaitGroup
 	mu     sync.Mutex
@@ -136,7 +137,8 @@ func New(db *sql.DB, policy loans.Policy) (*Store, error) {
 		conn.Close()
 		return nil, err
 	}
-	s := &Store{db: db, policy: p, wconn: conn, ops: make(chan op, QueueDepth), now: time.Now}
+	s := &Store{db: db, policy: p, wconn: conn, ops: make(chan op, QueueDepth), now: time.Now,
+		stmts: newStmtCache(db)}
 	s.wg.Add(1)
 	go s.writer()
 	return s, nil
@@ -144,6 +146,10 @@ func New(db *sql.DB, policy loans.Policy) (*Store, error) {
 
 // DB returns the shared database handle.
 func (s *Store) DB() *sql.DB { return s.db }
+
+// SetClock replaces the wall clock (tests pin it; production keeps
+// time.Now). Call it before the first command.
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
 // Policy returns the store's product policy.
 func (s *Store) Policy() loans.Policy { return s.policy }
@@ -159,6 +165,7 @@ func (s *Store) Close() error {
 	close(s.ops)
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.stmts.close()
 	err := s.wconn.Close()
 	if s.ownDB {
 		if e := s.db.Close(); err == nil {
@@ -223,7 +230,7 @@ func migrate(ctx context.Context, conn *sql.Conn) error {
 // op is one command for the writer: fn runs inside the group transaction.
 type op struct {
 	ctx  context.Context
-	fn   func(tx *sql.Tx) (any, error)
+	fn   func(tx *Tx) (any, error)
 	solo bool // run alone in its own transaction (close of business)
 	done chan result
 }
@@ -239,7 +246,7 @@ var errClosed = lend.Errorf(lend.EINTERNAL, "loans store is closed")
 // exec submits fn to the writer and waits until its transaction commits or
 // rolls back. The wait ignores ctx once the command is queued: the caller must
 // learn the outcome of a command that may already be committed.
-func (s *Store) exec(ctx context.Context, solo bool, fn func(tx *sql.Tx) (any, error)) (any, error) {
+func (s *Store) exec(ctx context.Context, solo bool, fn func(tx *Tx) (any, error)) (any, error) {
 	o := op{ctx: ctx, fn: fn, solo: solo, done: make(chan result, 1)}
 	s.mu.Lock()
 	if s.closed {
@@ -298,23 +305,24 @@ func (s *Store) writer() {
 func (s *Store) runGroup(batch []op) {
 	ctx := context.Background()
 	results := make([]result, len(batch))
-	tx, err := s.wconn.BeginTx(ctx, nil)
+	stx, err := s.wconn.BeginTx(ctx, nil)
 	if err != nil {
 		for i := range batch {
 			batch[i].done <- result{err: lend.Wrap(lend.EINTERNAL, err, "begin: %v", err)}
 		}
 		return
 	}
+	tx := &Tx{Tx: stx, c: s.stmts}
 	ok := 0
 	for i, o := range batch {
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT cmd"); err != nil {
+		if _, err := tx.Exec("SAVEPOINT cmd"); err != nil {
 			results[i] = result{err: lend.Wrap(lend.EINTERNAL, err, "savepoint: %v", err)}
 			continue
 		}
 		v, err := safeRun(o.fn, tx)
 		if err != nil {
-			_, e1 := tx.ExecContext(ctx, "ROLLBACK TO cmd")
-			_, e2 := tx.ExecContext(ctx, "RELEASE cmd")
+			_, e1 := tx.Exec("ROLLBACK TO cmd")
+			_, e2 := tx.Exec("RELEASE cmd")
 			if e1 != nil || e2 != nil {
 				// The transaction is unusable: fail the whole group.
 				tx.Rollback()
@@ -326,7 +334,7 @@ func (s *Store) runGroup(batch []op) {
 			results[i] = result{err: err}
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE cmd"); err != nil {
+		if _, err := tx.Exec("RELEASE cmd"); err != nil {
 			results[i] = result{err: lend.Wrap(lend.EINTERNAL, err, "release: %v", err)}
 			continue
 		}
@@ -347,7 +355,7 @@ func (s *Store) runGroup(batch []op) {
 }
 
 // safeRun turns a panic in a command into EINTERNAL so the savepoint is rolled back.
-func safeRun(fn func(tx *sql.Tx) (any, error), tx *sql.Tx) (v any, err error) {
+func safeRun(fn func(tx *Tx) (any, error), tx *Tx) (v any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			v, err = nil, lend.Errorf(lend.EINTERNAL, "command panicked: %v", r)

@@ -1,4 +1,4 @@
-package sqlite
+package storetest
 
 import (
 	"testing"
@@ -7,10 +7,15 @@ import (
 	"github.com/lendhq/lend/loans"
 )
 
-// TestBadInput: each bad command is a typed error naming the problem, and
+func init() {
+	register("BadInput", testBadInput)
+	register("ConcurrentDrawsNeverExceedLine", testConcurrentDrawsNeverExceedLine)
+}
+
+// testBadInput: each bad command is a typed error naming the problem, and
 // nothing is written.
-func TestBadInput(t *testing.T) {
-	s := openTest(t, "2024-01-10")
+func testBadInput(t *testing.T, open Opener) {
+	s := openAt(t, open, "2024-01-10")
 	line(t, s, "m1", 100_000, "0.12")
 	line(t, s, "m2", 100_000, "0.12")
 	l := termLoan(t, s, "m1", 50_000, "0.12", 3, "2024-01-10")
@@ -91,10 +96,10 @@ func TestBadInput(t *testing.T) {
 	mustReconcile(t, s)
 }
 
-// TestConcurrentDrawsNeverExceedLine: 20 concurrent draws of 30% of a line;
+// testConcurrentDrawsNeverExceedLine: 20 concurrent draws of 30% of a line;
 // at most 3 succeed and drawn never exceeds the limit.
-func TestConcurrentDrawsNeverExceedLine(t *testing.T) {
-	s := openTest(t, "2024-01-10")
+func testConcurrentDrawsNeverExceedLine(t *testing.T, open Opener) {
+	s := openAt(t, open, "2024-01-10")
 	line(t, s, "m1", 100_000, "0.12")
 	errs := make(chan error, 20)
 	for i := 0; i < 20; i++ {

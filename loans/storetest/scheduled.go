@@ -1,4 +1,4 @@
-package sqlite
+package storetest
 
 import (
 	"testing"
@@ -6,7 +6,15 @@ import (
 	"github.com/lendhq/lend/loans"
 )
 
-// TestScheduledPaymentsSettleLoan: a merchant who pays each installment's
+func init() {
+	register("ScheduledPaymentsSettleLoan", testScheduledPaymentsSettleLoan)
+	register("ScheduledPaymentsSettleVariants", testScheduledPaymentsSettleVariants)
+	register("RepayThenPayoffNeverCostsMore", testRepayThenPayoffNeverCostsMore)
+	register("RepayOnDisbursementDayPaysPrincipal", testRepayOnDisbursementDayPaysPrincipal)
+	register("EarlyInstallmentPaymentSettlesIt", testEarlyInstallmentPaymentSettlesIt)
+}
+
+// testScheduledPaymentsSettleLoan: a merchant who pays each installment's
 // scheduled total on its due date, with close of business run through every
 // day, ends paid off with zero balances. The schedule (annuity, 1,000.00 at
 // 11.88%, 3 months from 2026-01-01; 30/360 monthly rate 0.99%):
@@ -19,12 +27,12 @@ import (
 // --method annuity` prints). Two timings are checked: paying before the due
 // date's close of business, and paying on the due date after EOD already
 // closed the day before it (the normal flow: EOD for day D-1, then payment on D).
-func TestScheduledPaymentsSettleLoan(t *testing.T) {
+func testScheduledPaymentsSettleLoan(t *testing.T, open Opener) {
 	payments := []struct {
 		due    string
 		amount int64
 	}{{"2026-02-01", 33996}, {"2026-03-01", 33996}, {"2026-04-01", 33994}}
-	s := openTest(t, "2026-01-01")
+	s := openAt(t, open, "2026-01-01")
 	line(t, s, "m1", 500_000, "0.1188")
 	l := termLoan(t, s, "m1", 100_000, "0.1188", 3, "2026-01-01")
 	sched, err := s.Schedule(ctx, l.ID)
@@ -73,12 +81,12 @@ func TestScheduledPaymentsSettleLoan(t *testing.T) {
 	mustReconcile(t, s)
 }
 
-// TestScheduledPaymentsSettleVariants pays each installment's stored total on
+// testScheduledPaymentsSettleVariants pays each installment's stored total on
 // its due date for other schedule shapes (act/365, equal principal, a start on
 // the 31st whose due dates clamp to month ends, weekly) and checks the loan
 // closes with nothing left: the property is that a schedule's totals add up to
 // principal + scheduled interest, so paying them exactly must settle the loan.
-func TestScheduledPaymentsSettleVariants(t *testing.T) {
+func testScheduledPaymentsSettleVariants(t *testing.T, open Opener) {
 	cases := []struct {
 		name, start, apr string
 		periods          int
@@ -93,7 +101,7 @@ func TestScheduledPaymentsSettleVariants(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s := openTest(t, c.start)
+			s := openAt(t, open, c.start)
 			line(t, s, "m1", 500_000, c.apr)
 			r, _ := loans.ParseRate("apr", c.apr)
 			app, err := s.CreateApplication(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "app"},
@@ -141,13 +149,13 @@ func TestScheduledPaymentsSettleVariants(t *testing.T) {
 	}
 }
 
-// TestRepayThenPayoffNeverCostsMore: paying X on day d and then the payoff
+// testRepayThenPayoffNeverCostsMore: paying X on day d and then the payoff
 // quote of day d must never cost the merchant more than paying the day-d
 // payoff quote directly, because interest is charged only as earned (pro rata
 // by days) both in the quote and in the allocation. Loan: 99,000.00 at 12%,
 // 6 monthly installments from 2026-01-01; installment 1 interest is
 // 99,000.00 × 1% = 990.00 (30/360), due 2026-02-01.
-func TestRepayThenPayoffNeverCostsMore(t *testing.T) {
+func testRepayThenPayoffNeverCostsMore(t *testing.T, open Opener) {
 	cases := []struct {
 		on     string
 		amount int64
@@ -161,7 +169,7 @@ func TestRepayThenPayoffNeverCostsMore(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.on+"/"+loans.FormatMinor(c.amount), func(t *testing.T) {
-			direct := openTest(t, "2026-01-01")
+			direct := openAt(t, open, "2026-01-01")
 			line(t, direct, "m1", 20_000_000, "0.12")
 			ld := termLoan(t, direct, "m1", 9_900_000, "0.12", 6, "2026-01-01")
 			want, err := direct.PayoffQuote(ctx, ld.ID, day(c.on))
@@ -169,7 +177,7 @@ func TestRepayThenPayoffNeverCostsMore(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			s := openTest(t, "2026-01-01")
+			s := openAt(t, open, "2026-01-01")
 			line(t, s, "m1", 20_000_000, "0.12")
 			l := termLoan(t, s, "m1", 9_900_000, "0.12", 6, "2026-01-01")
 			rp, err := s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "x"}, loans.RepayRequest{LoanID: l.ID, AmountMinor: c.amount, ValueDate: c.on})
@@ -195,13 +203,13 @@ func TestRepayThenPayoffNeverCostsMore(t *testing.T) {
 	}
 }
 
-// TestRepayOnDisbursementDayPaysPrincipal: 20,000.00 repaid on the day of
+// testRepayOnDisbursementDayPaysPrincipal: 20,000.00 repaid on the day of
 // disbursement of the 99,000.00 loan above earns no interest (0 days
 // elapsed), so all of it is principal: installment 1's scheduled principal,
 // the rest a prepayment. The payoff quote the same day is then
 // 99,000.00 − 20,000.00 = 79,000.00 with interest 0.
-func TestRepayOnDisbursementDayPaysPrincipal(t *testing.T) {
-	s := openTest(t, "2026-01-01")
+func testRepayOnDisbursementDayPaysPrincipal(t *testing.T, open Opener) {
+	s := openAt(t, open, "2026-01-01")
 	line(t, s, "m1", 20_000_000, "0.12")
 	l := termLoan(t, s, "m1", 9_900_000, "0.12", 6, "2026-01-01")
 	rp, err := s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "d0"}, loans.RepayRequest{LoanID: l.ID, AmountMinor: 2_000_000, ValueDate: "2026-01-01"})
@@ -221,13 +229,13 @@ func TestRepayOnDisbursementDayPaysPrincipal(t *testing.T) {
 	mustReconcile(t, s)
 }
 
-// TestEarlyInstallmentPaymentSettlesIt: the 99,000.00 loan's installment 1
+// testEarlyInstallmentPaymentSettlesIt: the 99,000.00 loan's installment 1
 // (17,082.29 = 16,092.29 principal + 990.00 interest, due 2026-02-01) paid a
 // day early, on 2026-01-31: earned interest 990.00 × 30/31 = 958.06, principal
 // 16,092.29, the remaining 31.94 prepays principal. The installment is closed
 // at 958.06 interest, so the loan is current after the due date's close.
-func TestEarlyInstallmentPaymentSettlesIt(t *testing.T) {
-	s := openTest(t, "2026-01-01")
+func testEarlyInstallmentPaymentSettlesIt(t *testing.T, open Opener) {
+	s := openAt(t, open, "2026-01-01")
 	line(t, s, "m1", 20_000_000, "0.12")
 	l := termLoan(t, s, "m1", 9_900_000, "0.12", 6, "2026-01-01")
 	rp, err := s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "early"}, loans.RepayRequest{LoanID: l.ID, AmountMinor: 1_708_229, ValueDate: "2026-01-31"})

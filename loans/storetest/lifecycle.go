@@ -1,86 +1,22 @@
-package sqlite
+package storetest
 
 import (
-	"context"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/lendhq/lend"
 	"github.com/lendhq/lend/loans"
 )
 
-var ctx = context.Background()
-
-func day(s string) loans.Date {
-	d, err := time.Parse(loans.DateLayout, s)
-	if err != nil {
-		panic(err)
-	}
-	return d
+func init() {
+	register("LifecycleFineract", testLifecycleFineract)
 }
 
-// openTest opens a store on a fresh file with the wall clock pinned to now.
-func openTest(t testing.TB, now string) *Store {
-	t.Helper()
-	s, err := Open(filepath.Join(t.TempDir(), "lend.db"), loans.Policy{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pinned := day(now)
-	s.now = func() time.Time { return pinned }
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-func mustReconcile(t testing.TB, s *Store) {
-	t.Helper()
-	rep, err := s.Reconcile(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rep.Clean() {
-		t.Fatalf("reconcile: %v", rep.Differences)
-	}
-}
-
-func line(t testing.TB, s *Store, merchant string, limitMinor int64, apr string) {
-	t.Helper()
-	r, _ := loans.ParseRate("apr", apr)
-	if _, err := s.UpsertCreditLines(ctx, []loans.CreditLineUpdate{{MerchantID: merchant, Currency: "EUR", LimitMinor: limitMinor, APR: r, Grade: "B", ModelID: "m1", AsOf: "2011-09-01"}}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func termLoan(t testing.TB, s *Store, merchant string, amount int64, apr string, periods int, on string) loans.Loan {
-	t.Helper()
-	r, _ := loans.ParseRate("apr", apr)
-	app, err := s.CreateApplication(ctx, loans.Cmd{MerchantID: merchant, IdempotencyKey: "app-" + on + merchant},
-		loans.Application{Currency: "EUR", AmountMinor: amount, TermPeriods: periods, Decision: loans.DecisionApproved,
-			Offer: &loans.Offer{AmountMinor: amount, APR: r, TermPeriods: periods}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := s.AcceptApplication(ctx, loans.Cmd{MerchantID: merchant, IdempotencyKey: "acc-" + on + merchant}, loans.AcceptRequest{ApplicationID: app.ID, On: on})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
-func wantCode(t *testing.T, err error, code string) {
-	t.Helper()
-	if lend.ErrorCode(err) != code {
-		t.Fatalf("error %v (code %q), want code %q", err, lend.ErrorCode(err), code)
-	}
-}
-
-// TestLifecycleFineract walks the Fineract 12,000 / 24% / 4-month loan
+// testLifecycleFineract walks the Fineract 12,000 / 24% / 4-month loan
 // through a paid installment, a missed one (DPD, penalty, freeze), and an
 // early payoff. The arithmetic of every expected figure is in
-// testdata/lifecycle.md.
-func TestLifecycleFineract(t *testing.T) {
-	s := openTest(t, "2011-09-20")
+// loans/testdata/lifecycle.md.
+func testLifecycleFineract(t *testing.T, open Opener) {
+	s := openAt(t, open, "2011-09-20")
 	line(t, s, "m1", 2_000_000, "0.24")
 	l := termLoan(t, s, "m1", 1_200_000, "0.24", 4, "2011-09-20")
 	sched, err := s.Schedule(ctx, l.ID)

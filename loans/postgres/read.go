@@ -1,0 +1,465 @@
+package postgres
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/lendhq/lend"
+	"github.com/lendhq/lend/loans"
+)
+
+const lineCols = `merchant_id, currency, limit_minor, drawn_minor, apr_micro, grade, score, pd, reasons, model_id, as_of, status, frozen_reason, updated_at`
+
+func scanLine(r pgx.Row) (loans.CreditLine, error) {
+	var l loans.CreditLine
+	var reasons, updated, status string
+	var apr int64
+	err := r.Scan(&l.MerchantID, &l.Currency, &l.LimitMinor, &l.DrawnMinor, &apr, &l.Grade, &l.Score, &l.PD, &reasons,
+		&l.ModelID, &l.AsOf, &status, &l.FrozenReason, &updated)
+	if err != nil {
+		return l, err
+	}
+	l.APR, l.Status = loans.Rate(apr), loans.LineStatus(status)
+	l.AvailableMinor = l.LimitMinor - l.DrawnMinor
+	if l.Status != loans.LineActive || l.AvailableMinor < 0 {
+		l.AvailableMinor = 0
+	}
+	_ = json.Unmarshal([]byte(reasons), &l.Reasons)
+	if l.Reasons == nil {
+		l.Reasons = []string{}
+	}
+	l.UpdatedAt = parseTime(updated)
+	return l, nil
+}
+
+// MaxRefreshBatch bounds one UpsertCreditLines call.
+const MaxRefreshBatch = 100_000
+
+// upsertChunk is how many lines one upsert statement carries.
+const upsertChunk = 5_000
+
+// UpsertCreditLines writes a batch of refreshed credit lines in one
+// transaction with set-based statements: the existing lines of a chunk are
+// locked and read in merchant order (so two refreshes never deadlock), then
+// one INSERT … ON CONFLICT writes the chunk. A frozen line keeps its status;
+// a lower limit is floored at what is drawn; the currency of an existing
+// line never changes.
+func (s *Store) UpsertCreditLines(ctx context.Context, lines []loans.CreditLineUpdate) (loans.RefreshSummary, error) {
+	var sum loans.RefreshSummary
+	if len(lines) > MaxRefreshBatch {
+		return sum, lend.Errorf(lend.ETOOLARGE, "%d credit lines in one batch; the limit is %d", len(lines), MaxRefreshBatch)
+	}
+	for i, u := range lines {
+		switch {
+		case strings.TrimSpace(u.MerchantID) == "":
+			return sum, lend.FieldErrorf("merchant_id", "row %d: is required", i)
+		case u.LimitMinor < 0 || u.LimitMinor > loans.MaxAmountMinor:
+			return sum, lend.FieldErrorf("limit_minor", "row %d: must be between 0 and %d", i, loans.MaxAmountMinor)
+		case u.APR < 0 || int64(u.APR) > loans.MaxRateMicro:
+			return sum, lend.FieldErrorf("apr", "row %d: out of range", i)
+		case len(u.Currency) != 3:
+			return sum, lend.FieldErrorf("currency", "row %d: %q is not an ISO 4217 code", i, u.Currency)
+		}
+	}
+	rounds := upsertRounds(lines)
+	err := s.inTx(ctx, modeCommand, func(tx pgx.Tx) error {
+		sum = loans.RefreshSummary{}
+		at := s.clock()
+		for _, r := range rounds {
+			if err := upsertRound(ctx, tx, r, at, &sum); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return sum, err
+}
+
+// upsertRounds splits lines into chunks of at most upsertChunk in which each
+// merchant appears once (a later duplicate starts a new chunk), keeping the
+// input order so the last update of a merchant wins, as on SQLite.
+func upsertRounds(lines []loans.CreditLineUpdate) [][]loans.CreditLineUpdate {
+	var out [][]loans.CreditLineUpdate
+	seen := map[string]bool{}
+	start := 0
+	for i, u := range lines {
+		if seen[u.MerchantID] || i-start >= upsertChunk {
+			out = append(out, lines[start:i])
+			start, seen = i, map[string]bool{}
+		}
+		seen[u.MerchantID] = true
+	}
+	if start < len(lines) {
+		out = append(out, lines[start:])
+	}
+	return out
+}
+
+// upsertRound writes one chunk and records every line it changes in the
+// credit line history (as SQLite: new lines, and existing lines whose limit,
+// price or assessment changed).
+func upsertRound(ctx context.Context, tx pgx.Tx, round []loans.CreditLineUpdate, at time.Time, sum *loans.RefreshSummary) error {
+	now := nowText(at)
+	ids := make([]string, len(round))
+	for i, u := range round {
+		ids[i] = u.MerchantID
+	}
+	sorted := append([]string(nil), ids...)
+	sort.Strings(sorted)
+	type old struct {
+		limit, drawn, apr                   int64
+		status, grade, reasons, model, asOf string
+		score, pd                           float64
+	}
+	existing := make(map[string]old, len(round))
+	rows, err := tx.Query(ctx, `SELECT merchant_id, limit_minor, drawn_minor, status, apr_micro, grade, score, pd, reasons, model_id, as_of
+		FROM credit_lines WHERE merchant_id = ANY($1) ORDER BY merchant_id FOR UPDATE`, sorted)
+	if err != nil {
+		return internal(err, "read credit lines")
+	}
+	for rows.Next() {
+		var m string
+		var o old
+		if err := rows.Scan(&m, &o.limit, &o.drawn, &o.status, &o.apr, &o.grade, &o.score, &o.pd, &o.reasons, &o.model, &o.asOf); err != nil {
+			rows.Close()
+			return internal(err, "read credit lines")
+		}
+		existing[m] = o
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return internal(err, "read credit lines")
+	}
+	n := len(round)
+	cur, grade, model, asOf, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	limit, apr := make([]int64, n), make([]int64, n)
+	score, pd := make([]float64, n), make([]float64, n)
+	var history []loans.CreditLineChange
+	for i, u := range round {
+		r, _ := json.Marshal(u.Reasons)
+		if u.Reasons == nil {
+			r = []byte("[]")
+		}
+		cur[i], grade[i], model[i], asOf[i], reasons[i] = u.Currency, u.Grade, u.ModelID, u.AsOf, string(r)
+		limit[i], apr[i], score[i], pd[i] = u.LimitMinor, int64(u.APR), u.Score, u.PD
+		o, had := existing[u.MerchantID]
+		if !had {
+			sum.New++
+			history = append(history, refreshChange(u, at, "new", 0, u.LimitMinor, 0, 0, ""))
+			continue
+		}
+		l, guard := u.LimitMinor, ""
+		if l < o.drawn {
+			l, guard = o.drawn, loans.GuardDrawnFloor
+			sum.Floored++
+		}
+		change := "unchanged"
+		switch {
+		case o.status == string(loans.LineFrozen):
+			sum.Frozen++
+			change, guard = "frozen", loans.GuardFrozen
+		case l > o.limit:
+			sum.Raised++
+			change = "raised"
+		case l < o.limit:
+			sum.Lowered++
+			change = "lowered"
+		default:
+			sum.Unchanged++
+		}
+		if l != o.limit || int64(u.APR) != o.apr || u.Grade != o.grade || u.Score != o.score || u.PD != o.pd ||
+			reasons[i] != o.reasons || u.ModelID != o.model || u.AsOf != o.asOf {
+			history = append(history, refreshChange(u, at, change, o.limit, l, o.drawn, loans.Rate(o.apr), guard))
+		}
+	}
+	if err := insertHistory(ctx, tx, history); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO credit_lines AS c (`+lineCols+`)
+		SELECT merchant_id, currency, limit_minor, 0, apr_micro, grade, score, pd, reasons, model_id, as_of, 'active', '', $11
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::float8[], $7::float8[], $8::text[], $9::text[], $10::text[])
+			AS u(merchant_id, currency, limit_minor, apr_micro, grade, score, pd, reasons, model_id, as_of)
+		ORDER BY merchant_id
+		ON CONFLICT (merchant_id) DO UPDATE SET limit_minor = GREATEST(excluded.limit_minor, c.drawn_minor),
+			apr_micro = excluded.apr_micro, grade = excluded.grade, score = excluded.score, pd = excluded.pd,
+			reasons = excluded.reasons, model_id = excluded.model_id, as_of = excluded.as_of, updated_at = excluded.updated_at`,
+		ids, cur, limit, apr, grade, score, pd, reasons, model, asOf, now)
+	return internal(err, "upsert credit lines")
+}
+
+// CreditLine returns a merchant's credit line.
+func (s *Store) CreditLine(ctx context.Context, merchantID string) (loans.CreditLine, error) {
+	l, err := scanLine(s.pool.QueryRow(ctx, `SELECT `+lineCols+` FROM credit_lines WHERE merchant_id = $1`, merchantID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return l, lend.Errorf(lend.ENOTFOUND, "merchant %s has no credit line", merchantID)
+	}
+	return l, internal(err, "credit line")
+}
+
+func pageSize(n int) (int, error) {
+	switch {
+	case n == 0:
+		return loans.DefaultPageSize, nil
+	case n < 0 || n > loans.MaxPageSize:
+		return 0, lend.FieldErrorf("limit", "must be between 1 and %d", loans.MaxPageSize)
+	}
+	return n, nil
+}
+
+func encodeCursor(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func decodeCursor(c string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) > 256 {
+		return "", lend.FieldErrorf("cursor", "is not a cursor this API issued")
+	}
+	return string(b), nil
+}
+
+// ListCreditLines lists lines by merchant id, filtered by status and grade,
+// with an opaque cursor (the last merchant id returned). Merchant ids are
+// compared bytewise (the column is COLLATE "C"), as SQLite does.
+func (s *Store) ListCreditLines(ctx context.Context, f loans.CreditLineFilter) ([]loans.CreditLine, string, error) {
+	n, err := pageSize(f.Limit)
+	if err != nil {
+		return nil, "", err
+	}
+	after := ""
+	if f.Cursor != "" {
+		if after, err = decodeCursor(f.Cursor); err != nil {
+			return nil, "", err
+		}
+	}
+	q := `SELECT ` + lineCols + ` FROM credit_lines WHERE merchant_id > $1`
+	args := []any{after}
+	if f.Status != "" {
+		args = append(args, string(f.Status))
+		q += ` AND status = $` + strconv.Itoa(len(args))
+	}
+	if f.Grade != "" {
+		args = append(args, f.Grade)
+		q += ` AND grade = $` + strconv.Itoa(len(args))
+	}
+	args = append(args, n+1)
+	q += ` ORDER BY merchant_id LIMIT $` + strconv.Itoa(len(args))
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, "", internal(err, "list credit lines")
+	}
+	defer rows.Close()
+	out := []loans.CreditLine{}
+	for rows.Next() {
+		l, err := scanLine(rows)
+		if err != nil {
+			return nil, "", internal(err, "scan credit line")
+		}
+		out = append(out, l)
+	}
+	next := ""
+	if len(out) > n {
+		out = out[:n]
+		next = encodeCursor(out[n-1].MerchantID)
+	}
+	return out, next, internal(rows.Err(), "list credit lines")
+}
+
+// Application returns an application.
+func (s *Store) Application(ctx context.Context, id int64) (loans.Application, error) {
+	return loadApplication(ctx, s.pool, id, false)
+}
+
+// Loan returns a loan.
+func (s *Store) Loan(ctx context.Context, id int64) (loans.Loan, error) {
+	return loadLoan(ctx, s.pool, id, false)
+}
+
+// Schedule returns a loan's installments with what is paid on each.
+func (s *Store) Schedule(ctx context.Context, loanID int64) ([]loans.Installment, error) {
+	if _, err := loadLoan(ctx, s.pool, loanID, false); err != nil {
+		return nil, err
+	}
+	return loadInstallments(ctx, s.pool, loanID)
+}
+
+// ListLoans lists loans by id with an opaque cursor (the last id returned).
+func (s *Store) ListLoans(ctx context.Context, f loans.LoanFilter) ([]loans.Loan, string, error) {
+	n, err := pageSize(f.Limit)
+	if err != nil {
+		return nil, "", err
+	}
+	var after int64
+	if f.Cursor != "" {
+		c, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		if after, err = strconv.ParseInt(c, 10, 64); err != nil {
+			return nil, "", lend.FieldErrorf("cursor", "is not a cursor this API issued")
+		}
+	}
+	q := `SELECT ` + loanCols + ` FROM loans WHERE id > $1`
+	args := []any{after}
+	if f.MerchantID != "" {
+		args = append(args, f.MerchantID)
+		q += ` AND merchant_id = $` + strconv.Itoa(len(args))
+	}
+	if f.Status != "" {
+		args = append(args, string(f.Status))
+		q += ` AND status = $` + strconv.Itoa(len(args))
+	}
+	args = append(args, n+1)
+	q += ` ORDER BY id LIMIT $` + strconv.Itoa(len(args))
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, "", internal(err, "list loans")
+	}
+	defer rows.Close()
+	out := []loans.Loan{}
+	for rows.Next() {
+		l, err := scanLoan(rows)
+		if err != nil {
+			return nil, "", internal(err, "scan loan")
+		}
+		out = append(out, l)
+	}
+	next := ""
+	if len(out) > n {
+		out = out[:n]
+		next = encodeCursor(strconv.FormatInt(out[n-1].ID, 10))
+	}
+	return out, next, internal(rows.Err(), "list loans")
+}
+
+// Repayments lists a loan's repayments, oldest first.
+func (s *Store) Repayments(ctx context.Context, loanID int64) ([]loans.Repayment, error) {
+	rows, err := s.pool.Query(ctx, `SELECT body FROM repayments WHERE loan_id = $1 ORDER BY id`, loanID)
+	if err != nil {
+		return nil, internal(err, "repayments")
+	}
+	defer rows.Close()
+	out := []loans.Repayment{}
+	for rows.Next() {
+		var body string
+		var r loans.Repayment
+		if err := rows.Scan(&body); err != nil {
+			return nil, internal(err, "repayments")
+		}
+		if err := json.Unmarshal([]byte(body), &r); err != nil {
+			return nil, internal(err, "decode repayment")
+		}
+		out = append(out, r)
+	}
+	return out, internal(rows.Err(), "repayments")
+}
+
+// Journal returns a loan's journal entries with their postings, in order.
+func (s *Store) Journal(ctx context.Context, loanID int64) ([]loans.JournalEntry, error) {
+	rows, err := s.pool.Query(ctx, `SELECT e.id, e.loan_id, e.merchant_id, e.kind, e.business_date, e.created_at,
+		p.account, p.debit_minor, p.credit_minor FROM journal_entries e JOIN postings p ON p.entry_id = e.id
+		WHERE e.loan_id = $1 ORDER BY e.id, p.leg`, loanID)
+	if err != nil {
+		return nil, internal(err, "journal")
+	}
+	defer rows.Close()
+	out := []loans.JournalEntry{}
+	for rows.Next() {
+		var e loans.JournalEntry
+		var p loans.Posting
+		var created string
+		var acct int32
+		if err := rows.Scan(&e.ID, &e.LoanID, &e.MerchantID, &e.Kind, &e.BusinessDate, &created, &acct, &p.DebitMinor, &p.CreditMinor); err != nil {
+			return nil, internal(err, "journal")
+		}
+		p.Account = loans.Account(acct)
+		p.AccountName = p.Account.String()
+		if len(out) == 0 || out[len(out)-1].ID != e.ID {
+			e.CreatedAt = parseTime(created)
+			out = append(out, e)
+		}
+		last := &out[len(out)-1]
+		last.Postings = append(last.Postings, p)
+	}
+	return out, internal(rows.Err(), "journal")
+}
+
+// PayoffQuote returns what closes the loan on a date.
+func (s *Store) PayoffQuote(ctx context.Context, loanID int64, on loans.Date) (loans.PayoffQuote, error) {
+	var q loans.PayoffQuote
+	err := s.inTx(ctx, modeRead, func(tx pgx.Tx) error {
+		l, err := loadLoan(ctx, tx, loanID, false)
+		if err != nil {
+			return err
+		}
+		inst, err := loadInstallments(ctx, tx, loanID)
+		if err != nil {
+			return err
+		}
+		st := loans.State{Loan: l, Installments: inst, Policy: s.policy}
+		if on.IsZero() {
+			on = loans.Day(s.clock())
+		}
+		if err := st.ValidateValueDate(loans.Day(on)); err != nil {
+			return err
+		}
+		q = st.Payoff(loans.Day(on))
+		return nil
+	})
+	return q, err
+}
+
+// BusinessDate is the last closed business date.
+func (s *Store) BusinessDate(ctx context.Context) (loans.Date, error) {
+	return businessDate(ctx, s.pool)
+}
+
+// Portfolio summarises outstanding principal by status, grade and bucket.
+func (s *Store) Portfolio(ctx context.Context) (loans.Portfolio, error) {
+	p := loans.Portfolio{ByStatus: map[string]loans.PortfolioCell{}, ByGrade: map[string]loans.PortfolioCell{}, ByBucket: map[string]loans.PortfolioCell{}}
+	err := s.inTx(ctx, modeRead, func(tx pgx.Tx) error {
+		bd, err := businessDate(ctx, tx)
+		if err != nil {
+			return err
+		}
+		p.AsOf = fmtDate(bd)
+		rows, err := tx.Query(ctx, `SELECT status, grade, bucket, count(*), sum(principal_outstanding_minor)::bigint FROM loans GROUP BY 1, 2, 3`)
+		if err != nil {
+			return internal(err, "portfolio")
+		}
+		defer rows.Close()
+		var par30 int64
+		for rows.Next() {
+			var status, grade, bucket string
+			var c loans.PortfolioCell
+			if err := rows.Scan(&status, &grade, &bucket, &c.Count, &c.OutstandingMinor); err != nil {
+				return internal(err, "portfolio")
+			}
+			add := func(m map[string]loans.PortfolioCell, k string) {
+				x := m[k]
+				x.Count += c.Count
+				x.OutstandingMinor += c.OutstandingMinor
+				m[k] = x
+			}
+			add(p.ByStatus, status)
+			if status == string(loans.LoanActive) {
+				add(p.ByGrade, grade)
+				add(p.ByBucket, bucket)
+				p.OutstandingMinor += c.OutstandingMinor
+				if bucket != loans.BucketCurrent && bucket != loans.Bucket1to30 {
+					par30 += c.OutstandingMinor
+				}
+			}
+		}
+		if p.OutstandingMinor > 0 {
+			p.PAR30Bps = bps(par30, p.OutstandingMinor)
+		}
+		return internal(rows.Err(), "portfolio")
+	})
+	return p, err
+}

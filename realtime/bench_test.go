@@ -1,0 +1,201 @@
+package realtime_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lendhq/lend/features"
+	"github.com/lendhq/lend/loans"
+	loanssqlite "github.com/lendhq/lend/loans/sqlite"
+	"github.com/lendhq/lend/realtime"
+	rtsqlite "github.com/lendhq/lend/realtime/sqlite"
+	"github.com/lendhq/lend/scoring"
+)
+
+// fixedEngine is the model registry reduced to one active model.
+type fixedEngine struct{ e *scoring.Engine }
+
+func (f fixedEngine) Engine() (*scoring.Engine, error) { return f.e, nil }
+
+// benchClock is a clock the benchmark advances by hand.
+type benchClock struct{ t time.Time }
+
+func (c *benchClock) now() time.Time { return c.t }
+
+// fixture is a service over real SQLite (synchronous=FULL) with one merchant
+// holding a credit line and a year of stored history, perDay sales a day.
+type fixture struct {
+	svc   *realtime.Service
+	st    *rtsqlite.Store
+	clock *benchClock
+	rows  int
+}
+
+func newFixture(tb testing.TB, merchant string, perDay int) *fixture {
+	tb.Helper()
+	ctx := context.Background()
+	ls, err := loanssqlite.Open(filepath.Join(tb.TempDir(), "lend.db"), loans.Policy{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ls.Close() })
+	st, err := rtsqlite.New(ctx, ls.DB())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	eng, err := scoring.LoadEngine(filepath.Join("..", "scoring", "testdata", "golden_model.json"), "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	apr, _ := loans.ParseRate("apr", "0.18")
+	if _, err := ls.UpsertCreditLines(ctx, []loans.CreditLineUpdate{{MerchantID: merchant, Currency: "USD", LimitMinor: 500_000, APR: apr, Grade: "B", ModelID: "seed", AsOf: "2025-03-30"}}); err != nil {
+		tb.Fatal(err)
+	}
+	clock := &benchClock{t: time.Date(2025, 3, 31, 12, 0, 0, 0, time.UTC)}
+	today := clock.t.Truncate(24 * time.Hour)
+	var rows []realtime.StoredTx
+	for d := 365; d >= 1; d-- {
+		day := today.AddDate(0, 0, -d)
+		for i := 0; i < perDay; i++ {
+			ts := day.Add(time.Duration(8*3600+i*(12*3600/perDay)) * time.Second)
+			amt := int64(20+(d*7+i*13)%40) * 1_000_000
+			typ := "sale"
+			if (d+i)%29 == 0 {
+				typ = "refund"
+			}
+			rows = append(rows, realtime.StoredTx{TS: ts.Format(time.RFC3339), Amount: strconv.FormatInt(amt/1_000_000, 10), Type: typ,
+				BuyerID: fmt.Sprintf("b%d", (d+i)%50), TSUs: ts.UnixMicro(), AmountMicro: amt})
+		}
+	}
+	for i := 0; i < len(rows); i += realtime.MaxBatchRows {
+		part := rows[i:min(i+realtime.MaxBatchRows, len(rows))]
+		if _, _, err := st.Append(ctx, realtime.Batch{MerchantID: merchant, IdempotencyKey: fmt.Sprintf("seed-%d", i), RequestHash: "x", Rows: len(part), CreatedAt: clock.t}, part); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	svc, err := realtime.New(ctx, realtime.Config{Store: st, Loans: ls, Engines: fixedEngine{eng}, Now: clock.now, Workers: 1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { svc.Close() })
+	return &fixture{svc: svc, st: st, clock: clock, rows: len(rows)}
+}
+
+// cpuNow is the process's user + system CPU time (every thread: Go, DuckDB,
+// SQLite), far less sensitive than wall time to other load on the machine.
+func cpuNow() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// latencies reports p50, p99 and max in milliseconds.
+func latencies(b *testing.B, d []time.Duration) {
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	at := func(p float64) float64 { return float64(d[int(p*float64(len(d)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(at(0.50), "p50-ms")
+	b.ReportMetric(at(0.99), "p99-ms")
+	b.ReportMetric(at(1), "max-ms")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkIngestLatency: one new sale for a merchant with a year of history
+// (3 or 20 transactions a day), from the call to the updated credit line:
+// history read, validation and features (DuckDB), the durable store of the
+// row, assessment, the guard-railed line change and the recorded response.
+func BenchmarkIngestLatency(b *testing.B) {
+	for _, perDay := range []int{3, 20} {
+		b.Run(fmt.Sprintf("perDay=%d", perDay), func(b *testing.B) {
+			f := newFixture(b, "m1", perDay)
+			ctx := context.Background()
+			d := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			cpu0 := cpuNow()
+			for i := 0; i < b.N; i++ {
+				f.clock.t = f.clock.t.Add(time.Second)
+				tx := []realtime.Transaction{{TS: f.clock.t.Format(time.RFC3339), Amount: "25.00", Type: "sale", BuyerID: "b1"}}
+				start := time.Now()
+				if _, err := f.svc.Ingest(ctx, "m1", "k"+strconv.Itoa(i), "h", tx); err != nil {
+					b.Fatal(err)
+				}
+				d = append(d, time.Since(start))
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(f.rows), "history-rows")
+			b.ReportMetric(float64((cpuNow()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+			latencies(b, d)
+		})
+	}
+}
+
+// BenchmarkIngestCeiling is the floor under that latency: the raw feature
+// query over the same rows (the prepared fast path, history read included
+// from memory) plus one durable SQLite commit of the new row.
+func BenchmarkIngestCeiling(b *testing.B) {
+	for _, perDay := range []int{3, 20} {
+		b.Run(fmt.Sprintf("perDay=%d", perDay), func(b *testing.B) {
+			f := newFixture(b, "m1", perDay)
+			ctx := context.Background()
+			asOf := f.clock.t.Truncate(24 * time.Hour).Add(24 * time.Hour)
+			hist, err := f.st.History(ctx, "m1", asOf.AddDate(0, 0, -realtime.HistoryDays))
+			if err != nil {
+				b.Fatal(err)
+			}
+			txs := make([]features.Tx, len(hist))
+			for i, r := range hist {
+				txs[i] = features.Tx{MerchantID: "m1", TS: r.TS, Amount: r.Amount, Type: r.Type, BuyerID: r.BuyerID}
+			}
+			o, err := features.OpenOnline(ctx, "256MB")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer o.Close()
+			d := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			cpu0 := cpuNow()
+			for i := 0; i < b.N; i++ {
+				f.clock.t = f.clock.t.Add(time.Second)
+				row := realtime.StoredTx{TS: f.clock.t.Format(time.RFC3339), Amount: "25", Type: "sale", TSUs: f.clock.t.UnixMicro(), AmountMicro: 25_000_000}
+				start := time.Now()
+				if _, ok, err := o.Compute(ctx, asOf, true, txs); err != nil || !ok {
+					b.Fatal(ok, err)
+				}
+				if _, _, err := f.st.Append(ctx, realtime.Batch{MerchantID: "m1", IdempotencyKey: "c" + strconv.Itoa(i), RequestHash: "h", Rows: 1, CreatedAt: f.clock.t}, []realtime.StoredTx{row}); err != nil {
+					b.Fatal(err)
+				}
+				d = append(d, time.Since(start))
+			}
+			b.StopTimer()
+			b.ReportMetric(float64((cpuNow()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+			latencies(b, d)
+		})
+	}
+}
+
+// BenchmarkIngestThroughput: batches of 500 transactions for the 3-a-day
+// merchant, one after another; reports transactions per second.
+func BenchmarkIngestThroughput(b *testing.B) {
+	f := newFixture(b, "m1", 3)
+	ctx := context.Background()
+	const batch = 500
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		txs := make([]realtime.Transaction, batch)
+		for j := range txs {
+			f.clock.t = f.clock.t.Add(time.Second)
+			txs[j] = realtime.Transaction{TS: f.clock.t.Format(time.RFC3339), Amount: "12.34", Type: "sale", BuyerID: "b" + strconv.Itoa(j%40)}
+		}
+		if _, err := f.svc.Ingest(ctx, "m1", "t"+strconv.Itoa(i), "h", txs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "tx/s")
+}

@@ -1,0 +1,409 @@
+// Package realtime closes the loop between a merchant's transactions and its
+// credit line between nightly refreshes: a batch of transactions (SPEC §2.1
+// rows) is validated with the batch pipeline's SQL and stored durably, the
+// merchant's features are recomputed as of now from its stored history with
+// the same registry (features.Online, the fast path of the one definition),
+// the active model re-assesses the line and the loans store applies it with
+// its guard rails (loans.LineDecision). Risk rules (rules.go) re-check the
+// freshest transactions before an application or a draw.
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"hash/fnv"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lendhq/lend"
+	"github.com/lendhq/lend/features"
+	"github.com/lendhq/lend/loans"
+	"github.com/lendhq/lend/scoring"
+)
+
+// Limits and defaults.
+const (
+	// MaxBatchRows bounds one ingested batch (the API's body limit also applies).
+	MaxBatchRows = 1000
+	// HistoryDays is the stored window the features read: W(365) plus one day
+	// (as-of is the next midnight). Older rows matter only as the first and
+	// last sale, which History adds.
+	HistoryDays = 366
+	// DefaultDailyIncreaseBps is the automatic daily increase bound as a
+	// share of the line's current limit: 2000 bps = 20 %.
+	DefaultDailyIncreaseBps = 2000
+	// DefaultMinDailyIncreaseMinor is the bound's floor (500.00), so a line cut
+	// to little can still recover.
+	DefaultMinDailyIncreaseMinor = 50_000
+	// DefaultWorkers is how many DuckDB connections compute features at once.
+	DefaultWorkers = 2
+	// MaxWorkers bounds Config.Workers.
+	MaxWorkers = 16
+	// lockStripes is the number of per-merchant ingest locks.
+	lockStripes = 256
+)
+
+// Transaction is one row of an ingested batch in the SPEC §2.1 shape. Amount
+// keeps the decimal text as sent (a JSON string or number), so it is parsed
+// by the same SQL as a CSV field.
+type Transaction struct {
+	MerchantID string `json:"merchant_id"`
+	TS         string `json:"ts"`
+	Amount     string `json:"amount"`
+	Type       string `json:"type"`
+	BuyerID    string `json:"buyer_id,omitempty"`
+	Currency   string `json:"currency,omitempty"`
+}
+
+// StoredTx is a validated transaction as stored: the text as received plus
+// the parsed instant and amount (millionths of a major unit).
+type StoredTx struct {
+	TS          string
+	Amount      string
+	Type        string
+	BuyerID     string
+	TSUs        int64 // microseconds since the Unix epoch, UTC
+	AmountMicro int64
+}
+
+// Batch is one stored ingestion: its idempotency key, the request's hash and,
+// once the line was re-decided, the response that is replayed for the key.
+type Batch struct {
+	ID             int64
+	MerchantID     string
+	IdempotencyKey string
+	RequestHash    string
+	Rows           int
+	CreatedAt      time.Time
+	Response       []byte // nil until the re-decision is recorded
+}
+
+// Store keeps ingested transactions durably. Errors are *lend.Error.
+type Store interface {
+	// Batch returns the merchant's batch stored under key (found false if none).
+	Batch(ctx context.Context, merchantID, key string) (b Batch, found bool, err error)
+	// Append stores b and its rows in one durable transaction. When the key is
+	// already stored it stores nothing and returns the stored batch with
+	// existed true (the caller compares hashes).
+	Append(ctx context.Context, b Batch, rows []StoredTx) (stored Batch, existed bool, err error)
+	// SetResponse records the response of a batch (replayed for its key).
+	SetResponse(ctx context.Context, batchID int64, body []byte) error
+	// History returns the merchant's rows at or after from, plus its first and
+	// last sale before from, ordered by time.
+	History(ctx context.Context, merchantID string, from time.Time) ([]StoredTx, error)
+}
+
+// EngineSource yields the active scoring engine (scoring/fsregistry.Registry).
+type EngineSource interface {
+	Engine() (*scoring.Engine, error)
+}
+
+// Config configures a Service. Store, Loans and Engines are required.
+type Config struct {
+	Store   Store
+	Loans   loans.Store
+	Engines EngineSource
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// DailyIncreaseBps and MinDailyIncreaseMinor set the automatic increase
+	// bound of a day: max(limit × bps / 10000 rounded down, min). Defaults
+	// DefaultDailyIncreaseBps and DefaultMinDailyIncreaseMinor; a negative
+	// DailyIncreaseBps means no automatic increase at all.
+	DailyIncreaseBps      int64
+	MinDailyIncreaseMinor int64
+	// Rules are the draw risk rules (defaults DefaultRules()).
+	Rules *Rules
+	// Workers is the number of DuckDB connections (default DefaultWorkers).
+	Workers int
+	// DuckDBMemory is each worker's DuckDB memory limit (default "256MB").
+	DuckDBMemory string
+	// Logger logs what cannot be returned (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Service ingests transactions and re-decides credit lines.
+type Service struct {
+	cfg        Config
+	rules      Rules
+	workers    chan *features.Online
+	locks      [lockStripes]sync.Mutex
+	cache      signalCache
+	pending    sync.WaitGroup // replay records being written
+	unrecorded sync.Map       // batch id → response not yet recorded
+}
+
+// New validates cfg and opens the feature workers.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Loans == nil || cfg.Engines == nil {
+		return nil, lend.Errorf(lend.EINVALID, "realtime: Store, Loans and Engines are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.DailyIncreaseBps == 0 {
+		cfg.DailyIncreaseBps = DefaultDailyIncreaseBps
+	}
+	if cfg.MinDailyIncreaseMinor == 0 {
+		cfg.MinDailyIncreaseMinor = DefaultMinDailyIncreaseMinor
+	}
+	if cfg.MinDailyIncreaseMinor < 0 || cfg.MinDailyIncreaseMinor > loans.MaxAmountMinor {
+		return nil, lend.FieldErrorf("min_daily_increase_minor", "must be between 0 and %d", loans.MaxAmountMinor)
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.Workers < 1 || cfg.Workers > MaxWorkers {
+		return nil, lend.FieldErrorf("workers", "must be between 1 and %d", MaxWorkers)
+	}
+	if cfg.DuckDBMemory == "" {
+		cfg.DuckDBMemory = "256MB"
+	}
+	s := &Service{cfg: cfg, rules: DefaultRules(), workers: make(chan *features.Online, cfg.Workers)}
+	if cfg.Rules != nil {
+		s.rules = *cfg.Rules
+	}
+	if err := s.rules.validate(); err != nil {
+		return nil, err
+	}
+	s.cache.init(MaxCachedMerchants)
+	for i := 0; i < cfg.Workers; i++ {
+		o, err := features.OpenOnline(ctx, cfg.DuckDBMemory)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.workers <- o
+	}
+	return s, nil
+}
+
+// Close waits for the replay records being written and releases the
+// feature workers (after in-flight calls return them).
+func (s *Service) Close() error {
+	s.pending.Wait()
+	for i := 0; i < cap(s.workers); i++ {
+		select {
+		case o := <-s.workers:
+			o.Close()
+		default:
+			return nil // New failed part-way: the rest were never opened
+		}
+	}
+	return nil
+}
+
+// IngestResult is the answer to an ingested batch: what was stored, the
+// features' as-of, and the re-decided credit line with its recorded change
+// (both nil when the merchant has no credit line or no sale yet).
+type IngestResult struct {
+	BatchID      int64                   `json:"batch_id"`
+	MerchantID   string                  `json:"merchant_id"`
+	Accepted     int                     `json:"accepted"`
+	FeaturesAsOf string                  `json:"features_as_of"`
+	CreditLine   *loans.CreditLine       `json:"credit_line"`
+	Change       *loans.CreditLineChange `json:"change"`
+	Signals      Signals                 `json:"signals"`
+}
+
+// BatchError is an invalid batch: every bad row (up to
+// features.MaxRowErrors) with its index and field. It is EINVALID.
+type BatchError struct {
+	Rows []features.RowError
+}
+
+// Error lists the rows.
+func (e *BatchError) Error() string { return batchErr(e.Rows).Error() }
+
+func batchErr(rows []features.RowError) *lend.Error {
+	parts := make([]string, len(rows))
+	for i, r := range rows {
+		parts[i] = "transactions[" + strconv.Itoa(r.Index) + "]." + r.Field + ": " + r.Reason
+	}
+	return &lend.Error{Code: lend.EINVALID, Field: "transactions[" + strconv.Itoa(rows[0].Index) + "]." + rows[0].Field,
+		Message: strconv.Itoa(len(rows)) + " invalid row(s), nothing stored: " + strings.Join(parts, "; ")}
+}
+
+// Ingest validates and stores a batch for merchantID under the idempotency
+// key (requestHash identifies the request: the same key with another hash is
+// EUNPROCESSABLE), then re-decides the merchant's credit line. It returns the
+// JSON response, identical on every replay of the key. Nothing is stored when
+// any row is invalid (EINVALID naming each row index and field).
+func (s *Service) Ingest(ctx context.Context, merchantID, key, requestHash string, txs []Transaction) ([]byte, error) {
+	if err := checkBatch(merchantID, key, txs); err != nil {
+		return nil, err
+	}
+	mu := &s.locks[stripe(merchantID)]
+	mu.Lock()
+	defer mu.Unlock()
+	if b, found, err := s.cfg.Store.Batch(ctx, merchantID, key); err != nil {
+		return nil, err
+	} else if found {
+		return s.replay(ctx, b, requestHash)
+	}
+	// The active model first: without one nothing is stored (no half-applied batch).
+	eng, err := s.cfg.Engines.Engine()
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now().UTC()
+	asOf := now.Truncate(24 * time.Hour).Add(24 * time.Hour)
+	history, err := s.cfg.Store.History(ctx, merchantID, asOf.AddDate(0, 0, -HistoryDays))
+	if err != nil {
+		return nil, err
+	}
+	batch := make([]features.Tx, len(txs))
+	for i, t := range txs {
+		batch[i] = features.Tx{MerchantID: merchantID, TS: t.TS, Amount: t.Amount, Type: t.Type, BuyerID: t.BuyerID}
+	}
+	o := <-s.workers
+	parsed, bad, row, haveRow, err := o.ValidateAndCompute(ctx, asOf, toValidRows(merchantID, history), batch)
+	s.workers <- o
+	if err != nil {
+		return nil, err
+	}
+	if bad != nil {
+		return nil, &lend.Error{Code: lend.EINVALID, Field: batchErr(bad).Field, Message: batchErr(bad).Message, Err: &BatchError{Rows: bad}}
+	}
+	rows := make([]StoredTx, len(txs))
+	for i, t := range txs {
+		rows[i] = StoredTx{TS: t.TS, Amount: t.Amount, Type: t.Type, BuyerID: t.BuyerID, TSUs: parsed[i].TS.UnixMicro(), AmountMicro: parsed[i].AmountMicro}
+	}
+	b, existed, err := s.cfg.Store.Append(ctx, Batch{MerchantID: merchantID, IdempotencyKey: key, RequestHash: requestHash, Rows: len(rows), CreatedAt: now}, rows)
+	if err != nil {
+		return nil, err
+	}
+	if existed { // stored by another process since the check above
+		return s.replay(ctx, b, requestHash)
+	}
+	sig := signalsOf(now, history, rows)
+	s.cache.put(merchantID, sig)
+	res := IngestResult{BatchID: b.ID, MerchantID: merchantID, Accepted: len(rows), FeaturesAsOf: asOf.Format(loans.DateLayout), Signals: sig}
+	if haveRow {
+		if err := s.redecide(ctx, eng, &res, row, now); err != nil {
+			return nil, err
+		}
+	}
+	body, err := json.Marshal(&res)
+	if err != nil {
+		return nil, lend.Wrap(lend.EINTERNAL, err, "encoding ingest result")
+	}
+	// The rows and the line change are durable; the replay record is written
+	// after the answer. Until it commits, a replay in this process is answered
+	// from memory (these bytes); after a crash before it commits, a replay
+	// re-decides from the stored rows (replay below).
+	s.unrecorded.Store(b.ID, body)
+	s.pending.Add(1)
+	go func() {
+		defer s.pending.Done()
+		if err := s.cfg.Store.SetResponse(context.WithoutCancel(ctx), b.ID, body); err != nil {
+			s.cfg.Logger.Error("recording an ingest response; a replay will re-decide", "batch_id", b.ID, "err", err)
+		}
+		s.unrecorded.Delete(b.ID)
+	}()
+	return body, nil
+}
+
+// replay answers a stored key: the recorded response, or (when the process
+// stopped between storing the rows and recording the decision) a decision
+// made now from the stored history.
+func (s *Service) replay(ctx context.Context, b Batch, requestHash string) ([]byte, error) {
+	if b.RequestHash != requestHash {
+		return nil, &lend.Error{Code: lend.EUNPROCESSABLE, Field: "idempotency_key", Message: "Idempotency-Key was already used with a different request"}
+	}
+	if b.Response != nil {
+		return b.Response, nil
+	}
+	if body, ok := s.unrecorded.Load(b.ID); ok {
+		return body.([]byte), nil
+	}
+	// Recorded since the first read (the record commits before it leaves memory)?
+	if again, found, err := s.cfg.Store.Batch(ctx, b.MerchantID, b.IdempotencyKey); err != nil {
+		return nil, err
+	} else if found && again.Response != nil {
+		return again.Response, nil
+	}
+	now := s.cfg.Now().UTC()
+	asOf := now.Truncate(24 * time.Hour).Add(24 * time.Hour)
+	history, err := s.cfg.Store.History(ctx, b.MerchantID, asOf.AddDate(0, 0, -HistoryDays))
+	if err != nil {
+		return nil, err
+	}
+	o := <-s.workers
+	_, _, row, haveRow, err := o.ValidateAndCompute(ctx, asOf, toValidRows(b.MerchantID, history), nil)
+	s.workers <- o
+	if err != nil {
+		return nil, err
+	}
+	sig := signalsOf(now, history, nil)
+	s.cache.put(b.MerchantID, sig)
+	res := IngestResult{BatchID: b.ID, MerchantID: b.MerchantID, Accepted: b.Rows, FeaturesAsOf: asOf.Format(loans.DateLayout), Signals: sig}
+	if haveRow {
+		eng, err := s.cfg.Engines.Engine()
+		if err != nil {
+			return nil, err
+		}
+		if err := s.redecide(ctx, eng, &res, row, now); err != nil {
+			return nil, err
+		}
+	}
+	return s.record(ctx, b.ID, &res)
+}
+
+// record stores the response of a batch so its key replays it.
+func (s *Service) record(ctx context.Context, batchID int64, res *IngestResult) ([]byte, error) {
+	body, err := json.Marshal(res)
+	if err != nil {
+		return nil, lend.Wrap(lend.EINTERNAL, err, "encoding ingest result")
+	}
+	if err := s.cfg.Store.SetResponse(context.WithoutCancel(ctx), batchID, body); err != nil {
+		return nil, err
+	}
+	return body, nil
+}
+
+func checkBatch(merchantID, key string, txs []Transaction) error {
+	switch {
+	case strings.TrimSpace(merchantID) == "" || len(merchantID) > scoring.MaxMerchantIDLen:
+		return lend.FieldErrorf("merchant_id", "must be 1..%d characters", scoring.MaxMerchantIDLen)
+	case key == "" || len(key) > loans.MaxIdempotencyKeyLen:
+		return lend.FieldErrorf("idempotency_key", "must be 1..%d characters", loans.MaxIdempotencyKeyLen)
+	case len(txs) == 0:
+		return lend.FieldErrorf("transactions", "the batch is empty")
+	case len(txs) > MaxBatchRows:
+		return lend.Errorf(lend.ETOOLARGE, "batch of %d transactions exceeds %d", len(txs), MaxBatchRows)
+	}
+	var bad []features.RowError
+	for i, t := range txs {
+		if t.MerchantID != "" && t.MerchantID != merchantID && len(bad) < features.MaxRowErrors {
+			bad = append(bad, features.RowError{Index: i, Field: "merchant_id", Reason: "must be the merchant of the path (" + merchantID + ")"})
+		}
+	}
+	if bad != nil {
+		e := batchErr(bad)
+		e.Err = &BatchError{Rows: bad}
+		return e
+	}
+	return nil
+}
+
+// toValidRows hands stored rows (validated on arrival) to the features in
+// their parsed form.
+func toValidRows(merchantID string, rows []StoredTx) []features.ValidRow {
+	out := make([]features.ValidRow, len(rows))
+	for i, r := range rows {
+		out[i] = features.ValidRow{MerchantID: merchantID, TS: time.UnixMicro(r.TSUs).UTC(), AmountMicro: r.AmountMicro, Type: r.Type, BuyerID: r.BuyerID}
+	}
+	return out
+}
+
+func stripe(merchantID string) int {
+	h := fnv.New32a()
+	h.Write([]byte(merchantID))
+	return int(h.Sum32() % lockStripes)
+}

@@ -1,0 +1,201 @@
+// Package sqlite stores ingested transactions (realtime.Store) in the same
+// SQLite database file as the loans store, under its own migrations
+// namespace. A batch and its rows commit in one transaction with the
+// idempotency key, durably (the database is opened with synchronous=FULL by
+// loans/sqlite.OpenDB).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lendhq/lend"
+	"github.com/lendhq/lend/realtime"
+)
+
+// MigrationNamespace is this package's namespace in schema_migrations.
+const MigrationNamespace = "realtime"
+
+// MaxHistoryRows bounds what History returns for one merchant.
+const MaxHistoryRows = 1_000_000
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Store is the SQLite realtime.Store.
+type Store struct {
+	db *sql.DB
+}
+
+var _ realtime.Store = (*Store)(nil)
+
+// New migrates db (opened with loans/sqlite.OpenDB, shared with the loans
+// store) and returns the store. Close of db is the caller's.
+func New(ctx context.Context, db *sql.DB) (*Store, error) {
+	if err := migrate(ctx, db); err != nil {
+		return nil, err
+	}
+	return &Store{db: db}, nil
+}
+
+// migrate applies the embedded migrations not yet recorded under
+// MigrationNamespace, each in its own transaction with its record.
+func migrate(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		namespace TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL,
+		PRIMARY KEY (namespace, version))`); err != nil {
+		return lend.Wrap(lend.EINTERNAL, err, "migrations: %v", err)
+	}
+	files, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return lend.Wrap(lend.EINTERNAL, err, "migrations")
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		base := f[len("migrations/"):]
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return lend.Errorf(lend.EINTERNAL, "migration %s: no version prefix", f)
+		}
+		if err := applyOne(ctx, db, f, base, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func applyOne(ctx context.Context, db *sql.DB, f, base string, v int) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return lend.Wrap(lend.EINTERNAL, err, "migration %s: %v", base, err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE namespace = ? AND version = ?`, MigrationNamespace, v).Scan(&n); err != nil {
+		return lend.Wrap(lend.EINTERNAL, err, "migration %s: %v", base, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	body, _ := migrationFS.ReadFile(f)
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return lend.Wrap(lend.EINTERNAL, err, "migration %s: %v", base, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, ?, ?, ?)`, MigrationNamespace, v, base, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		return lend.Wrap(lend.EINTERNAL, err, "migration %s: %v", base, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return lend.Wrap(lend.EINTERNAL, err, "migration %s: %v", base, err)
+	}
+	return nil
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+func loadBatch(ctx context.Context, q queryer, merchantID, key string) (realtime.Batch, bool, error) {
+	b := realtime.Batch{MerchantID: merchantID, IdempotencyKey: key}
+	var created string
+	err := q.QueryRowContext(ctx, `SELECT id, request_hash, rows, created_at, response FROM rt_batches
+		WHERE merchant_id = ? AND idempotency_key = ?`, merchantID, key).Scan(&b.ID, &b.RequestHash, &b.Rows, &created, &b.Response)
+	if errors.Is(err, sql.ErrNoRows) {
+		return b, false, nil
+	}
+	if err != nil {
+		return b, false, lend.Wrap(lend.EINTERNAL, err, "read batch: %v", err)
+	}
+	b.CreatedAt, _ = time.Parse(time.RFC3339Nano, created)
+	return b, true, nil
+}
+
+// Batch returns the merchant's batch stored under key.
+func (s *Store) Batch(ctx context.Context, merchantID, key string) (realtime.Batch, bool, error) {
+	return loadBatch(ctx, s.db, merchantID, key)
+}
+
+// Append stores the batch and its rows in one durable transaction, or
+// returns the batch already stored under the key.
+func (s *Store) Append(ctx context.Context, b realtime.Batch, rows []realtime.StoredTx) (realtime.Batch, bool, error) {
+	if len(rows) == 0 || len(rows) != b.Rows || len(rows) > realtime.MaxBatchRows {
+		return b, false, lend.Errorf(lend.EINTERNAL, "append: batch of %d rows declares %d", len(rows), b.Rows)
+	}
+	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (OpenDB's _txlock)
+	if err != nil {
+		return b, false, lend.Wrap(lend.EINTERNAL, err, "begin: %v", err)
+	}
+	defer tx.Rollback()
+	if old, found, err := loadBatch(ctx, tx, b.MerchantID, b.IdempotencyKey); err != nil || found {
+		return old, found, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO rt_batches (merchant_id, idempotency_key, request_hash, rows, created_at) VALUES (?, ?, ?, ?, ?)`,
+		b.MerchantID, b.IdempotencyKey, b.RequestHash, b.Rows, b.CreatedAt.UTC().Format(time.RFC3339Nano))
+	if err != nil {
+		return b, false, lend.Wrap(lend.EINTERNAL, err, "insert batch: %v", err)
+	}
+	if b.ID, err = res.LastInsertId(); err != nil {
+		return b, false, lend.Wrap(lend.EINTERNAL, err, "insert batch: %v", err)
+	}
+	st, err := tx.PrepareContext(ctx, `INSERT INTO rt_transactions (batch_id, merchant_id, ts, amount, type, buyer_id, ts_us, amount_micro)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return b, false, lend.Wrap(lend.EINTERNAL, err, "insert transactions: %v", err)
+	}
+	defer st.Close()
+	for _, r := range rows {
+		if _, err := st.ExecContext(ctx, b.ID, b.MerchantID, r.TS, r.Amount, r.Type, r.BuyerID, r.TSUs, r.AmountMicro); err != nil {
+			return b, false, lend.Wrap(lend.EINTERNAL, err, "insert transaction: %v", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return b, false, lend.Wrap(lend.EINTERNAL, err, "commit: %v", err)
+	}
+	return b, false, nil
+}
+
+// SetResponse records the response replayed for a batch's key.
+func (s *Store) SetResponse(ctx context.Context, batchID int64, body []byte) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE rt_batches SET response = ? WHERE id = ?`, body, batchID); err != nil {
+		return lend.Wrap(lend.EINTERNAL, err, "record batch response: %v", err)
+	}
+	return nil
+}
+
+// History returns the merchant's rows at or after from, plus its first and
+// last sale before from (all a feature row as of from + 366 days needs),
+// ordered by time.
+func (s *Store) History(ctx context.Context, merchantID string, from time.Time) ([]realtime.StoredTx, error) {
+	const cols = `ts, amount, type, buyer_id, ts_us, amount_micro`
+	fromUs := from.UnixMicro()
+	rows, err := s.db.QueryContext(ctx, `SELECT * FROM (
+		SELECT `+cols+` FROM (SELECT `+cols+` FROM rt_transactions WHERE merchant_id = ?1 AND ts_us < ?2 AND type = 'sale' ORDER BY ts_us LIMIT 1)
+		UNION ALL SELECT `+cols+` FROM (SELECT `+cols+` FROM rt_transactions WHERE merchant_id = ?1 AND ts_us < ?2 AND type = 'sale' ORDER BY ts_us DESC LIMIT 1)
+		UNION ALL SELECT `+cols+` FROM rt_transactions WHERE merchant_id = ?1 AND ts_us >= ?2
+	) ORDER BY ts_us LIMIT ?3`, merchantID, fromUs, MaxHistoryRows+1)
+	if err != nil {
+		return nil, lend.Wrap(lend.EINTERNAL, err, "history: %v", err)
+	}
+	defer rows.Close()
+	var out []realtime.StoredTx
+	for rows.Next() {
+		var r realtime.StoredTx
+		if err := rows.Scan(&r.TS, &r.Amount, &r.Type, &r.BuyerID, &r.TSUs, &r.AmountMicro); err != nil {
+			return nil, lend.Wrap(lend.EINTERNAL, err, "history: %v", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, lend.Wrap(lend.EINTERNAL, err, "history: %v", err)
+	}
+	if len(out) > MaxHistoryRows {
+		return nil, lend.Errorf(lend.ETOOLARGE, "merchant %s has more than %d transactions in its feature window", merchantID, MaxHistoryRows)
+	}
+	return out, nil
+}
