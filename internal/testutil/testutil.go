@@ -27,14 +27,24 @@ func ModuleRoot(t testing.TB) string {
 	}
 }
 
+// workplaceData is where the shared data sets live on this workplace's machines.
+const workplaceData = "/work/shared/data"
+
 // SharedData returns the path of rel inside the shared data sets
-// ($LEND_SHARED_DATA, default ../shared/data beside the repository). The data
+// ($LEND_SHARED_DATA, default ../shared/data beside the repository, else
+// /work/shared/data). The data
 // sets are part of the test contract: a missing file fails the test, it is not skipped.
 func SharedData(t testing.TB, rel string) string {
 	t.Helper()
 	base := os.Getenv("LEND_SHARED_DATA")
 	if base == "" {
 		base = filepath.Join(ModuleRoot(t), "..", "shared", "data")
+		// A checkout elsewhere (a CI clone in /tmp) finds the workplace's copy.
+		if _, err := os.Stat(base); err != nil {
+			if _, err := os.Stat(workplaceData); err == nil {
+				base = workplaceData
+			}
+		}
 	}
 	p := filepath.Join(base, rel)
 	if _, err := os.Stat(p); err != nil {
