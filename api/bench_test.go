@@ -25,6 +25,7 @@ import (
 var (
 	benchClients  = flag.Int("load.clients", 32, "concurrent closed-loop clients of a loopback load run")
 	benchRequests = flag.Int("load.requests", 100_000, "requests per loopback load run")
+	benchRate     = flag.Float64("load.rate", 0, "open-loop offered rate in requests/s (0: closed loop); latency counts from each request's due time")
 )
 
 // BenchmarkLoopback measures requests/s and p50/p99 over loopback HTTP/1.1:
@@ -80,7 +81,7 @@ func runLoad(b *testing.B, h http.Handler, newReq func(base string) (*http.Reque
 	cpu0 := processCPU()
 	for i := 0; i < b.N; i++ {
 		last, err = apitest.Load(context.Background(), apitest.LoadConfig{
-			Client: client, Concurrency: *benchClients, Requests: *benchRequests,
+			Client: client, Concurrency: *benchClients, Requests: *benchRequests, RatePerSecond: *benchRate,
 			NewRequest: func(int) (*http.Request, error) { return newReq(base) },
 		})
 		if err != nil {

@@ -10,7 +10,9 @@
 package loans
 
 import (
+	"math"
 	"math/big"
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -105,11 +107,13 @@ func leftPad(s string, n int) string {
 
 // RoundHalfEven rounds the rational x to the nearest integer, ties to even.
 // It is the one rounding rule of Lend's money arithmetic.
-func RoundHalfEven(x *big.Rat) int64 {
-	num, den := x.Num(), x.Denom()
+func RoundHalfEven(x *big.Rat) int64 { return quoRoundHalfEven(x.Num(), x.Denom()) }
+
+// quoRoundHalfEven is num/den rounded half-even, den > 0.
+func quoRoundHalfEven(num, den *big.Int) int64 {
 	q, m := new(big.Int), new(big.Int)
-	q.DivMod(num, den, m) // Euclidean: m >= 0, so q = floor(x)
-	twice := new(big.Int).Lsh(m, 1)
+	q.DivMod(num, den, m) // Euclidean: m >= 0, so q = floor(num/den)
+	twice := m.Lsh(m, 1)
 	switch twice.Cmp(den) {
 	case 1:
 		q.Add(q, big.NewInt(1))
@@ -119,6 +123,32 @@ func RoundHalfEven(x *big.Rat) int64 {
 		}
 	}
 	return q.Int64()
+}
+
+// mulDivRoundHalfEven is a·b·c / den rounded half-even for non-negative
+// a, b, c and den > 0 whose product fits 128 bits with a quotient below 2^63
+// (ok is false otherwise): the exact value RoundHalfEven gives for the same
+// rational, without big.Rat's allocations and GCDs.
+func mulDivRoundHalfEven(a, b, c, den int64) (q int64, ok bool) {
+	if a < 0 || b < 0 || c < 0 || den <= 0 {
+		return 0, false
+	}
+	hi1, lo1 := bits.Mul64(uint64(a), uint64(b))
+	if hi1 != 0 {
+		return 0, false
+	}
+	hi, lo := bits.Mul64(lo1, uint64(c))
+	if hi >= uint64(den) { // quotient would not fit 64 bits
+		return 0, false
+	}
+	uq, r := bits.Div64(hi, lo, uint64(den))
+	if 2*r > uint64(den) || (2*r == uint64(den) && uq%2 == 1) {
+		uq++
+	}
+	if uq > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(uq), true
 }
 
 // DivRoundHalfEven returns num/den rounded half-even for int64 operands, den > 0.

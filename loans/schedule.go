@@ -170,23 +170,43 @@ func (t *Terms) periodInterest(balanceMinor int64, k int) *big.Rat {
 	return b.Mul(b, t.nominalPeriodRate())
 }
 
+// periodInterestMinor is periodInterest rounded half-even, computed in
+// 128-bit integers (balance·rateMicro·n / (RateScale·d)); the big.Rat path
+// is the fallback for operands outside that range. Same value either way.
+func (t *Terms) periodInterestMinor(balanceMinor int64, k int) int64 {
+	var n, d int64
+	switch {
+	case t.DayCount == DayCountAct365:
+		n, d = DaysBetween(t.DueDate(k-1), t.DueDate(k)), DaysPerYear
+	case t.Frequency == Weekly || t.Frequency == EveryDays:
+		n, d = 7, 360
+		if t.Frequency == EveryDays {
+			n = int64(t.EveryDays)
+		}
+	default:
+		n, d = 1, 12
+	}
+	if q, ok := mulDivRoundHalfEven(balanceMinor, int64(t.Rate), n, RateScale*d); ok {
+		return q
+	}
+	return RoundHalfEven(t.periodInterest(balanceMinor, k))
+}
+
 // AnnuityInstallment returns the level installment P·r / (1 − (1+r)^−n) rounded
-// half-even to the minor unit (P/n when the rate is zero).
+// half-even to the minor unit (P/n when the rate is zero). With r = a/b it is
+// P·a·(a+b)^n / (b·((a+b)^n − b^n)), computed in integers (no GCDs).
 func AnnuityInstallment(principalMinor int64, r *big.Rat, n int) int64 {
-	p := new(big.Rat).SetInt64(principalMinor)
 	if r.Sign() == 0 {
-		return RoundHalfEven(p.Quo(p, big.NewRat(int64(n), 1)))
+		return DivRoundHalfEven(principalMinor, int64(n))
 	}
-	onePlus := new(big.Rat).Add(big.NewRat(1, 1), r)
-	pow := new(big.Rat).SetInt64(1)
-	for i := 0; i < n; i++ {
-		pow.Mul(pow, onePlus)
-	}
-	// P·r·(1+r)^n / ((1+r)^n − 1)
-	num := new(big.Rat).Mul(p, r)
+	a, b := r.Num(), r.Denom()
+	en := big.NewInt(int64(n))
+	pow := new(big.Int).Exp(new(big.Int).Add(a, b), en, nil)
+	num := new(big.Int).Mul(big.NewInt(principalMinor), a)
 	num.Mul(num, pow)
-	den := new(big.Rat).Sub(pow, big.NewRat(1, 1))
-	return RoundHalfEven(num.Quo(num, den))
+	den := pow.Sub(pow, new(big.Int).Exp(b, en, nil))
+	den.Mul(den, b)
+	return quoRoundHalfEven(num, den)
 }
 
 // BuildSchedule computes the repayment schedule of terms: interest per
@@ -221,7 +241,7 @@ func buildFrom(t Terms, balance int64, first, last int, level int64) []Installme
 	}
 	out := make([]Installment, 0, n)
 	for k := first; k <= last && balance > 0; k++ {
-		interest := RoundHalfEven(t.periodInterest(balance, k))
+		interest := t.periodInterestMinor(balance, k)
 		var principal int64
 		switch t.Method {
 		case Annuity:
