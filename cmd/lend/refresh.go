@@ -3,11 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/lendhq/lend"
 	"github.com/lendhq/lend/internal/pipeline"
 	"github.com/lendhq/lend/scoring"
+	"github.com/lendhq/lend/scoring/fsregistry"
 	"github.com/spf13/cobra"
 )
 
@@ -23,7 +25,8 @@ func newRefreshCmd() *cobra.Command {
 		Use:   "refresh-limits [--features FILE | --tx PATH --as-of DATE] [--model FILE] [--json]",
 		Short: "Nightly batch: score every merchant and refresh its credit line",
 		Long: `Score every merchant of a features file (default DATA/features.parquet) with the
-model (default DATA/model.json) and write each credit line through the loans
+model (default: the active model of DATA/models, the one the API decides with;
+DATA/model.json while none is active) and write each credit line through the loans
 store: a frozen (delinquent) line stays frozen, a limit never drops below what
 is drawn, an ineligible merchant's line is cut to what is drawn. With --tx the
 feature pipeline runs on the transactions first, as of --as-of. Re-running for
@@ -42,10 +45,7 @@ the same as-of and model changes nothing.`,
 			default:
 				opt.Features = filepath.Join(dataDir(cmd), pipeline.FeaturesFile)
 			}
-			if modelPath == "" {
-				modelPath = filepath.Join(dataDir(cmd), pipeline.ModelFile)
-			}
-			eng, err := scoring.LoadEngine(modelPath, "")
+			eng, err := refreshEngine(dataDir(cmd), modelPath)
 			if err != nil {
 				return err
 			}
@@ -73,8 +73,34 @@ the same as-of and model changes nothing.`,
 	f.StringVar(&featPath, "features", "", "features file, Parquet or CSV (default DATA/features.parquet)")
 	f.StringVar(&tx, "tx", "", "transactions (file or glob): compute features as of --as-of first")
 	f.StringVar(&asOf, "as-of", "", "as-of date YYYY-MM-DD (default: the features file's as_of column)")
-	f.StringVar(&modelPath, "model", "", "model artifact (default DATA/model.json)")
+	f.StringVar(&modelPath, "model", "", "model artifact (default: the active model of DATA/models, else DATA/model.json)")
 	f.IntVar(&batch, "batch", pipeline.DefaultRefreshBatch, fmt.Sprintf("credit lines per store transaction (1..%d)", pipeline.MaxRefreshBatch))
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	return cmd
+}
+
+// refreshEngine is the model the nightly refresh scores with: --model when
+// given; otherwise the registry's active model (DATA/models: what the API
+// decides with, including a model activated by POST /v1/models/{id}/activate),
+// so the nightly limits and the real-time decisions never disagree on the
+// model; DATA/model.json while no model is active.
+func refreshEngine(data, modelPath string) (*scoring.Engine, error) {
+	if modelPath != "" {
+		return scoring.LoadEngine(modelPath, "")
+	}
+	dir := filepath.Join(data, "models")
+	if _, err := os.Stat(dir); err == nil {
+		reg, err := fsregistry.Open(dir)
+		if err != nil {
+			return nil, err
+		}
+		id, err := reg.ActiveID()
+		if err != nil {
+			return nil, err
+		}
+		if id != "" {
+			return reg.Engine()
+		}
+	}
+	return scoring.LoadEngine(filepath.Join(data, pipeline.ModelFile), "")
 }
