@@ -53,7 +53,8 @@ func storeCmd(c echo.Context, merchantID string) loans.Cmd {
 		k = "staff:" + hex.EncodeToString(sum[:])
 	}
 	c.Set(ctxCmdMerchant, merchantID)
-	return loans.Cmd{MerchantID: merchantID, IdempotencyKey: k}
+	h, _ := c.Get(ctxReqHash).([]byte)
+	return loans.Cmd{MerchantID: merchantID, IdempotencyKey: k, RequestHash: h}
 }
 
 // pathID parses an integer id path parameter.
@@ -263,13 +264,12 @@ func (s *Server) decideApplication(c echo.Context, req applicationRequest) (app 
 const MaxRememberedApplications = 50_000
 
 // appMemo remembers, per (owner, Idempotency-Key), the request and the exact
-// application given to the store. The store recognises a replay by the hash
-// of that application, which embeds the decision; a retry deciding afresh
-// after the line changed (or on another day) would be refused as a different
-// request. With the memo, a retry in this process re-sends the original
-// application (the store replays it) and a different request under the same
-// key is 422 without a decision. After a restart the memo is empty and the
-// store alone decides (see docs/perf/api-resources.md).
+// application given to the store, so a retry in this process re-sends the
+// original application without deciding again, and a different request under
+// the same key is 422 without a decision. Correctness does not depend on it:
+// the store recognises a retry by the HTTP request's fingerprint
+// (loans.Cmd.RequestHash), so after a restart, a line change or a new day a
+// retry still replays the stored answer.
 type appMemo struct {
 	mu sync.Mutex
 	m  recent[memoEntry]

@@ -66,9 +66,6 @@ func (s *Server) idempotency(next echo.HandlerFunc) echo.HandlerFunc {
 			return &lend.Error{Code: lend.EINVALID, Field: HeaderIdempotencyKey, Message: "Idempotency-Key must be 1-255 printable ASCII characters without spaces"}
 		}
 		p, _ := auth.FromContext(r.Context())
-		if s.cmdRoutes[routeLabel(c)] {
-			return s.commandIdempotency(c, next, p.Owner(), key)
-		}
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			var mbe *http.MaxBytesError
@@ -79,6 +76,12 @@ func (s *Server) idempotency(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		hash := auth.HashRequest(r.Method, r.URL.RequestURI(), body)
+		if s.cmdRoutes[routeLabel(c)] {
+			// The store keeps this fingerprint with the key (storeCmd), so a
+			// retry replays whatever the decision would be now.
+			c.Set(ctxReqHash, hash[:])
+			return s.commandIdempotency(c, next, p.Owner(), key)
+		}
 		// The record's fate must not depend on the client staying connected.
 		ctx := context.WithoutCancel(r.Context())
 		owner := p.Owner()
@@ -165,6 +168,9 @@ func (s *Server) commandIdempotency(c echo.Context, next echo.HandlerFunc, owner
 	ok = err == nil && c.Response().Status >= 200 && c.Response().Status <= 299
 	return err
 }
+
+// ctxReqHash is the fingerprint ([]byte) of a store command's HTTP request.
+const ctxReqHash = "lend.request_hash"
 
 // ctxCmdMerchant is the merchant a store command acted for (storeCmd sets it).
 const ctxCmdMerchant = "lend.cmd_merchant"

@@ -214,9 +214,9 @@ func sorted(xs []int64) []int64 {
 }
 
 // TestApplicationReplay: a retried application returns the first response
-// byte for byte — in this process even after the credit line changed, and
-// from a fresh server on the same database (another process) when the line
-// has not changed — and a different request under the key is 422.
+// byte for byte — in this process or a fresh one on the same database (a
+// restart), even after the credit line changed and a day passed — and a
+// different request under the key is 422.
 func TestApplicationReplay(t *testing.T) {
 	e := newLoansEnv(t)
 	// 20,000.00 asked of m_A's 10,050.00 line: a counter-offer of 10,000.00,
@@ -254,6 +254,17 @@ func TestApplicationReplay(t *testing.T) {
 	e.mustCall(201, "POST", "/v1/merchants/m_A/draws", e.merchA, map[string]any{"amount_minor": 50_000}, "rep-draw", nil)
 	if st, b := e.call("POST", "/v1/applications", e.merchA, body, "rep-1"); st != 201 || !bytes.Equal(b, first) {
 		t.Fatalf("replay after the line changed: %d\n%s\nwant\n%s", st, b, first)
+	}
+	// ... and so does a fresh server (a restart: no in-process memory), on
+	// a later day: the store recognises the retry by the client's request,
+	// not by the decision it led to.
+	e.clock.Add(36 * time.Hour)
+	restarted := api.New(api.Config{Keys: e.store, Idempotency: e.store, Loans: e.loans, Now: e.clock.Now})
+	if st, b := serveOnce(t, restarted, "/v1/applications", e.merchA, body, "rep-1"); st != 201 || !bytes.Equal(b, first) {
+		t.Fatalf("replay after a restart, a line change and a day: %d\n%s\nwant\n%s", st, b, first)
+	}
+	if st, b := serveOnce(t, restarted, "/v1/applications", e.merchA, map[string]any{"amount_minor": 2_000_000, "term_months": 6}, "rep-1"); st != 422 {
+		t.Fatalf("after a restart, same key, other request: %d %s", st, b)
 	}
 	var fresh appResp
 	e.mustCall(201, "POST", "/v1/applications", e.merchA, body, "rep-2", &fresh)

@@ -2,7 +2,10 @@ package loans
 
 import (
 	"context"
+	"crypto/sha256"
 	"time"
+
+	"github.com/lendhq/lend"
 )
 
 // LineStatus is the state of a merchant's credit line.
@@ -278,10 +281,34 @@ type PayoffQuote struct {
 }
 
 // Cmd identifies a mutating command: who issues it (the merchant the
-// idempotency key is scoped to) and its idempotency key.
+// idempotency key is scoped to), its idempotency key and, optionally, the
+// fingerprint of the client's request.
 type Cmd struct {
 	MerchantID     string
 	IdempotencyKey string
+	// RequestHash, when set (at most MaxRequestHashLen bytes, e.g. SHA-256 of
+	// the HTTP method, path and body), is what the store compares to
+	// recognise a retry under the key, instead of the command it led to: a
+	// retried application then replays even after the credit line or the day
+	// changed the decision it would take now. Empty: the command is hashed.
+	RequestHash []byte
+}
+
+// MaxRequestHashLen bounds Cmd.RequestHash.
+const MaxRequestHashLen = 64
+
+// IdempotencyHash is the fingerprint a store keeps beside an idempotency key
+// for operation op: of cmd.RequestHash when set, else of the command's
+// canonical JSON (reqJSON). Both stores use it, so a key written by one
+// replays on the other.
+func IdempotencyHash(op string, cmd Cmd, reqJSON []byte) ([32]byte, error) {
+	if n := len(cmd.RequestHash); n > 0 {
+		if n > MaxRequestHashLen {
+			return [32]byte{}, lend.FieldErrorf("request_hash", "longer than %d bytes", MaxRequestHashLen)
+		}
+		return sha256.Sum256(append([]byte(op+"\x00client\x00"), cmd.RequestHash...)), nil
+	}
+	return sha256.Sum256(append([]byte(op+"\x00"), reqJSON...)), nil
 }
 
 // MaxIdempotencyKeyLen bounds idempotency keys.

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -34,7 +33,10 @@ func idempotent[T any](s *Store, ctx context.Context, cmd loans.Cmd, opName stri
 	if err != nil {
 		return zero, internal(err, "hash request")
 	}
-	h := sha256.Sum256(append([]byte(opName+"\x00"), body...))
+	h, err := loans.IdempotencyHash(opName, cmd, body)
+	if err != nil {
+		return zero, err
+	}
 	var out T
 	err = s.inTx(ctx, modeCommandBatched, func(tx pgx.Tx) error {
 		// The shared close-of-business lock, then the key lookup, in one

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -31,7 +30,10 @@ func idempotent[T any](s *Store, ctx context.Context, cmd loans.Cmd, opName stri
 	if err != nil {
 		return zero, internal(err, "hash request")
 	}
-	h := sha256.Sum256(append([]byte(opName+"\x00"), body...))
+	h, err := loans.IdempotencyHash(opName, cmd, body)
+	if err != nil {
+		return zero, err
+	}
 	v, err := s.exec(ctx, false, func(tx *Tx) (any, error) {
 		var storedOp string
 		var storedHash, resp []byte
