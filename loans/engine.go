@@ -47,6 +47,11 @@ type Policy struct {
 	MinPaymentFloorMinor int64 // smallest minimum payment principal
 	StatementGraceDays   int   // days from statement to due date
 	OfferValidity        time.Duration
+	// IdempotencyRetention is how long a command's idempotency key (with its
+	// stored response) is kept: a retry within it replays, a later one runs
+	// as a new command. Close of business deletes older keys, so the table
+	// does not grow without bound.
+	IdempotencyRetention time.Duration
 }
 
 // Policy defaults.
@@ -57,6 +62,14 @@ const (
 	DefaultMinPaymentFloor    int64 = 2500
 	DefaultStatementGraceDays       = 20
 	DefaultOfferValidity            = 72 * time.Hour
+	// DefaultIdempotencyRetention: keys are kept 30 days (Stripe keeps 24 h).
+	DefaultIdempotencyRetention = 30 * 24 * time.Hour
+	// MinIdempotencyRetention is the shortest retention accepted: a client's
+	// retries of a day-old request must still replay.
+	MinIdempotencyRetention = 24 * time.Hour
+	// MaxIdempotencyKeysPerEOD bounds the keys one close of business deletes
+	// (the rest go at the next one), so one run's transaction stays bounded.
+	MaxIdempotencyKeysPerEOD = 1_000_000
 	// MaxChargeOffDPD bounds the configurable charge-off threshold.
 	MaxChargeOffDPD = 3650
 )
@@ -65,7 +78,8 @@ const (
 func DefaultPolicy() Policy {
 	return Policy{PenaltyRate: DefaultPenaltyRate, ChargeOffDPD: DefaultChargeOffDPD, Strategy: StrategyMifosStandard,
 		Reschedule: KeepInstallment, MinPaymentBps: DefaultMinPaymentBps, MinPaymentFloorMinor: DefaultMinPaymentFloor,
-		StatementGraceDays: DefaultStatementGraceDays, OfferValidity: DefaultOfferValidity}
+		StatementGraceDays: DefaultStatementGraceDays, OfferValidity: DefaultOfferValidity,
+		IdempotencyRetention: DefaultIdempotencyRetention}
 }
 
 // WithDefaults fills zero fields from DefaultPolicy and validates the rest.
@@ -102,6 +116,12 @@ func (p Policy) WithDefaults() (Policy, error) {
 	}
 	if p.OfferValidity == 0 {
 		p.OfferValidity = d.OfferValidity
+	}
+	if p.IdempotencyRetention == 0 {
+		p.IdempotencyRetention = d.IdempotencyRetention
+	}
+	if p.IdempotencyRetention < MinIdempotencyRetention {
+		return p, lend.FieldErrorf("idempotency_retention", "must be at least %s", MinIdempotencyRetention)
 	}
 	return p, nil
 }

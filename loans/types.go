@@ -446,6 +446,9 @@ type EODReport struct {
 	Delinquent    int64  `json:"delinquent_loans"`
 	FrozenLines   int64  `json:"lines_frozen"`
 	UnfrozenLines int64  `json:"lines_unfrozen"`
+	// KeysExpired counts the idempotency keys older than the policy's
+	// retention deleted by this run (at most MaxIdempotencyKeysPerEOD).
+	KeysExpired int64 `json:"idempotency_keys_expired"`
 }
 
 // ReconcileReport lists every difference between the journal and the loan

@@ -52,8 +52,8 @@ first unclosed day without posting anything twice.`,
 				fmt.Fprintf(cmd.OutOrStdout(), "already closed through %s\n", rep.Through)
 				return nil
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "closed %s..%s (%d days): %d interest-due, %d accrual, %d penalty entries; %d statements; %d charge-offs; %d delinquent loans; lines frozen %d, unfrozen %d\n",
-				rep.From, rep.Through, rep.Days, rep.InterestDue, rep.Accruals, rep.Penalties, rep.Statements, rep.ChargeOffs, rep.Delinquent, rep.FrozenLines, rep.UnfrozenLines)
+			fmt.Fprintf(cmd.OutOrStdout(), "closed %s..%s (%d days): %d interest-due, %d accrual, %d penalty entries; %d statements; %d charge-offs; %d delinquent loans; lines frozen %d, unfrozen %d; %d idempotency keys expired\n",
+				rep.From, rep.Through, rep.Days, rep.InterestDue, rep.Accruals, rep.Penalties, rep.Statements, rep.ChargeOffs, rep.Delinquent, rep.FrozenLines, rep.UnfrozenLines, rep.KeysExpired)
 			return nil
 		},
 	}

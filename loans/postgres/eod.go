@@ -85,6 +85,19 @@ func (s *Store) CloseOfBusiness(ctx context.Context, through loans.Date, progres
 			progress(d)
 		}
 	}
+	cutoff := nowText(s.now().Add(-s.policy.IdempotencyRetention))
+	err = s.inTx(ctx, modeCommand, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM loans_idempotency WHERE (merchant_id, key) IN
+			(SELECT merchant_id, key FROM loans_idempotency WHERE created_at < $1 LIMIT $2)`, cutoff, loans.MaxIdempotencyKeysPerEOD)
+		if err != nil {
+			return internal(err, "expire idempotency keys")
+		}
+		rep.KeysExpired = tag.RowsAffected()
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
 	return rep, nil
 }
 

@@ -77,7 +77,26 @@ func (s *Store) CloseOfBusiness(ctx context.Context, through loans.Date, progres
 			progress(day)
 		}
 	}
+	v, err := s.exec(ctx, true, func(tx *Tx) (any, error) { return s.expireKeys(tx) })
+	if err != nil {
+		return rep, err
+	}
+	rep.KeysExpired = v.(int64)
 	return rep, nil
+}
+
+// expireKeys deletes up to MaxIdempotencyKeysPerEOD idempotency keys older
+// than the policy's retention (created_at is RFC 3339 UTC text: its order is
+// time order to the second, enough for a retention of days).
+func (s *Store) expireKeys(tx *Tx) (int64, error) {
+	cutoff := nowText(s.now().Add(-s.policy.IdempotencyRetention))
+	res, err := tx.Tx.Exec(`DELETE FROM loans_idempotency WHERE (merchant_id, key) IN
+		(SELECT merchant_id, key FROM loans_idempotency WHERE created_at < ? LIMIT ?)`, cutoff, loans.MaxIdempotencyKeysPerEOD)
+	if err != nil {
+		return 0, internal(err, "expire idempotency keys")
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
 }
 
 // eodTx runs the set-based statements of one day.
