@@ -3,6 +3,7 @@ package loans
 import (
 	"context"
 	"crypto/sha256"
+	"strings"
 	"time"
 
 	"github.com/lendhq/lend"
@@ -477,9 +478,56 @@ const (
 // status. Every call is recorded in the credit line's history, with reasons.
 type LineDecision struct {
 	Line                  CreditLineUpdate
-	Source                string    // SourceRealtime unless stated
-	MaxDailyIncreaseMinor int64     // >= 0; 0 = no automatic increase
-	Now                   time.Time // the change's time; its UTC day is the bound's day
+	Source                string // SourceRealtime unless stated
+	MaxDailyIncreaseMinor int64  // >= 0; 0 = no automatic increase
+	// LimitStepMinor (>= 0, the model policy's limit step) rounds a limit
+	// capped by the daily bound down to a whole step, as every limit the
+	// policy sets is; 0 or 1 leaves it exact.
+	LimitStepMinor int64
+	Now            time.Time // the change's time; its UTC day is the bound's day
+}
+
+// Validate checks a LineDecision before a store's transaction starts, and
+// fills the default source.
+func (d *LineDecision) Validate() error {
+	u := &d.Line
+	switch {
+	case strings.TrimSpace(u.MerchantID) == "":
+		return lend.FieldErrorf("merchant_id", "is required")
+	case u.LimitMinor < 0 || u.LimitMinor > MaxAmountMinor:
+		return lend.FieldErrorf("limit_minor", "must be between 0 and %d", MaxAmountMinor)
+	case u.APR < 0 || int64(u.APR) > MaxRateMicro:
+		return lend.FieldErrorf("apr", "out of range")
+	case d.MaxDailyIncreaseMinor < 0 || d.MaxDailyIncreaseMinor > MaxAmountMinor:
+		return lend.FieldErrorf("max_daily_increase_minor", "must be between 0 and %d", MaxAmountMinor)
+	case d.LimitStepMinor < 0 || d.LimitStepMinor > MaxAmountMinor:
+		return lend.FieldErrorf("limit_step_minor", "must be between 0 and %d", MaxAmountMinor)
+	case d.Now.IsZero():
+		return lend.FieldErrorf("now", "is required")
+	}
+	if d.Source == "" {
+		d.Source = SourceRealtime
+	}
+	if d.Source != SourceRealtime && d.Source != SourceRefresh {
+		return lend.FieldErrorf("source", "must be %s or %s", SourceRealtime, SourceRefresh)
+	}
+	return nil
+}
+
+// CapDailyIncrease bounds a proposed increase of a line currently at
+// currentMinor: at most the day's opening limit plus maxDailyMinor, rounded
+// down to a whole stepMinor, and never below the current limit (a cap never
+// lowers a line). It returns the limit and GuardDailyIncreaseCap when the
+// bound acted.
+func CapDailyIncrease(proposedMinor, currentMinor, openingMinor, maxDailyMinor, stepMinor int64) (int64, string) {
+	ceiling := openingMinor + maxDailyMinor
+	if stepMinor > 1 {
+		ceiling -= ceiling % stepMinor
+	}
+	if proposedMinor <= ceiling {
+		return proposedMinor, ""
+	}
+	return max(currentMinor, ceiling), GuardDailyIncreaseCap
 }
 
 // CreditLineChange is one entry of a credit line's audit trail: what changed,

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,34 +19,10 @@ import (
 const historyCols = `id, merchant_id, at, source, change, prev_limit_minor, limit_minor, proposed_limit_minor, drawn_minor,
 	prev_apr_micro, apr_micro, grade, score, pd, model_id, as_of, reasons, guard_rail`
 
-// validateDecision checks a LineDecision before its transaction starts.
-func validateDecision(d *loans.LineDecision) error {
-	u := &d.Line
-	switch {
-	case strings.TrimSpace(u.MerchantID) == "":
-		return lend.FieldErrorf("merchant_id", "is required")
-	case u.LimitMinor < 0 || u.LimitMinor > loans.MaxAmountMinor:
-		return lend.FieldErrorf("limit_minor", "must be between 0 and %d", loans.MaxAmountMinor)
-	case u.APR < 0 || int64(u.APR) > loans.MaxRateMicro:
-		return lend.FieldErrorf("apr", "out of range")
-	case d.MaxDailyIncreaseMinor < 0 || d.MaxDailyIncreaseMinor > loans.MaxAmountMinor:
-		return lend.FieldErrorf("max_daily_increase_minor", "must be between 0 and %d", loans.MaxAmountMinor)
-	case d.Now.IsZero():
-		return lend.FieldErrorf("now", "is required")
-	}
-	if d.Source == "" {
-		d.Source = loans.SourceRealtime
-	}
-	if d.Source != loans.SourceRealtime && d.Source != loans.SourceRefresh {
-		return lend.FieldErrorf("source", "must be %s or %s", loans.SourceRealtime, loans.SourceRefresh)
-	}
-	return nil
-}
-
 // ApplyLineDecision re-decides one merchant's line with the guard rails of
 // loans.LineDecision, in one transaction with its history row.
 func (s *Store) ApplyLineDecision(ctx context.Context, d loans.LineDecision) (loans.CreditLineChange, error) {
-	if err := validateDecision(&d); err != nil {
+	if err := d.Validate(); err != nil {
 		return loans.CreditLineChange{}, err
 	}
 	var out loans.CreditLineChange
@@ -97,10 +72,7 @@ func decideLine(ctx context.Context, tx pgx.Tx, line loans.CreditLine, d loans.L
 		if err != nil {
 			return c, err
 		}
-		if ceiling := opening + d.MaxDailyIncreaseMinor; limit > ceiling {
-			limit = max(line.LimitMinor, ceiling)
-			c.GuardRail = loans.GuardDailyIncreaseCap
-		}
+		limit, c.GuardRail = loans.CapDailyIncrease(limit, line.LimitMinor, opening, d.MaxDailyIncreaseMinor, d.LimitStepMinor)
 	}
 	if limit < line.DrawnMinor {
 		limit = line.DrawnMinor

@@ -12,6 +12,24 @@ func init() {
 	register("HistoryGuardRails", testHistoryGuardRails)
 	register("HistoryFrozenLineKeepsLimit", testHistoryFrozenLineKeepsLimit)
 	register("HistoryRefreshRecorded", testHistoryRefreshRecorded)
+	register("HistoryCapRoundsToStep", testHistoryCapRoundsToStep)
+}
+
+// testHistoryCapRoundsToStep: a limit capped by the daily bound is rounded
+// down to the policy's limit step (1000.00 + 234.56 → 1200.00 with a step of
+// 100.00), and a step that does not fit the field is refused by name.
+func testHistoryCapRoundsToStep(t *testing.T, open Opener) {
+	s := openAt(t, open, "2024-03-01")
+	line(t, s, "m1", 100_000, "0.18")
+	d := decision(200_000, 23_456, day("2024-03-01").Add(10*time.Hour))
+	d.LimitStepMinor = 10_000
+	apply(t, s, d, 120_000, "raised", loans.GuardDailyIncreaseCap)
+	d.LimitStepMinor = -1
+	_, err := s.ApplyLineDecision(ctx, d)
+	wantCode(t, err, lend.EINVALID)
+	if lend.ErrorField(err) != "limit_step_minor" {
+		t.Fatalf("negative step: field %q", lend.ErrorField(err))
+	}
 }
 
 // decision is a real-time re-decision of m1 proposing limitMinor at now.
