@@ -315,27 +315,6 @@ func lockLine(ctx context.Context, tx pgx.Tx, merchantID string) (loans.CreditLi
 	return l, internal(err, "load credit line")
 }
 
-// checkDraw refuses a draw the line cannot carry.
-func checkDraw(line loans.CreditLine, amountMinor int64, currency string) error {
-	if amountMinor <= 0 {
-		return lend.FieldErrorf("amount_minor", "must be > 0")
-	}
-	if amountMinor > loans.MaxAmountMinor {
-		return lend.FieldErrorf("amount_minor", "exceeds the maximum %d", loans.MaxAmountMinor)
-	}
-	if currency != "" && currency != line.Currency {
-		return lend.FieldErrorf("currency", "%s does not match the credit line currency %s", currency, line.Currency)
-	}
-	if line.Status != loans.LineActive {
-		return lend.Errorf(lend.ECONFLICT, "credit line of merchant %s is %s", line.MerchantID, line.Status)
-	}
-	if amountMinor > line.AvailableMinor {
-		return &lend.Error{Code: lend.EINSUFFICIENT, Field: "amount_minor", Message: "amount_minor: " +
-			loans.FormatMinor(amountMinor) + " exceeds the available credit " + loans.FormatMinor(line.AvailableMinor)}
-	}
-	return nil
-}
-
 // Draw opens a revolving draw on the merchant's line at the line's APR.
 func (s *Store) Draw(ctx context.Context, cmd loans.Cmd, req loans.DrawRequest) (loans.Loan, error) {
 	return idempotent(s, ctx, cmd, "draw", req, func(tx pgx.Tx) (loans.Loan, error) {
@@ -343,7 +322,7 @@ func (s *Store) Draw(ctx context.Context, cmd loans.Cmd, req loans.DrawRequest) 
 		if err != nil {
 			return loans.Loan{}, err
 		}
-		if err := checkDraw(line, req.AmountMinor, req.Currency); err != nil {
+		if err := loans.CheckDraw(line, req.AmountMinor, req.Currency); err != nil {
 			return loans.Loan{}, err
 		}
 		on, err := s.valueDate(ctx, tx, "on", req.On)
@@ -500,7 +479,7 @@ func (s *Store) AcceptApplication(ctx context.Context, cmd loans.Cmd, req loans.
 		if err != nil {
 			return loans.Loan{}, err
 		}
-		if err := checkDraw(line, app.Offer.AmountMinor, app.Currency); err != nil {
+		if err := loans.CheckDraw(line, app.Offer.AmountMinor, app.Currency); err != nil {
 			return loans.Loan{}, err
 		}
 		on, err := s.valueDate(ctx, tx, "on", req.On)

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"sort"
@@ -152,7 +151,7 @@ func upsertRound(ctx context.Context, tx pgx.Tx, round []loans.CreditLineUpdate,
 		o, had := existing[u.MerchantID]
 		if !had {
 			sum.New++
-			history = append(history, refreshChange(u, at, "new", 0, u.LimitMinor, 0, 0, ""))
+			history = append(history, loans.RefreshChange(u, at, "new", 0, u.LimitMinor, 0, 0, ""))
 			continue
 		}
 		l, guard := u.LimitMinor, ""
@@ -176,7 +175,7 @@ func upsertRound(ctx context.Context, tx pgx.Tx, round []loans.CreditLineUpdate,
 		}
 		if l != o.limit || int64(u.APR) != o.apr || u.Grade != o.grade || u.Score != o.score || u.PD != o.pd ||
 			reasons[i] != o.reasons || u.ModelID != o.model || u.AsOf != o.asOf {
-			history = append(history, refreshChange(u, at, change, o.limit, l, o.drawn, loans.Rate(o.apr), guard))
+			history = append(history, loans.RefreshChange(u, at, change, o.limit, l, o.drawn, loans.Rate(o.apr), guard))
 		}
 	}
 	if err := insertHistory(ctx, tx, history); err != nil {
@@ -203,37 +202,17 @@ func (s *Store) CreditLine(ctx context.Context, merchantID string) (loans.Credit
 	return l, internal(err, "credit line")
 }
 
-func pageSize(n int) (int, error) {
-	switch {
-	case n == 0:
-		return loans.DefaultPageSize, nil
-	case n < 0 || n > loans.MaxPageSize:
-		return 0, lend.FieldErrorf("limit", "must be between 1 and %d", loans.MaxPageSize)
-	}
-	return n, nil
-}
-
-func encodeCursor(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
-
-func decodeCursor(c string) (string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) > 256 {
-		return "", lend.FieldErrorf("cursor", "is not a cursor this API issued")
-	}
-	return string(b), nil
-}
-
 // ListCreditLines lists lines by merchant id, filtered by status and grade,
 // with an opaque cursor (the last merchant id returned). Merchant ids are
 // compared bytewise (the column is COLLATE "C"), as SQLite does.
 func (s *Store) ListCreditLines(ctx context.Context, f loans.CreditLineFilter) ([]loans.CreditLine, string, error) {
-	n, err := pageSize(f.Limit)
+	n, err := loans.PageSize(f.Limit)
 	if err != nil {
 		return nil, "", err
 	}
 	after := ""
 	if f.Cursor != "" {
-		if after, err = decodeCursor(f.Cursor); err != nil {
+		if after, err = loans.DecodeCursor(f.Cursor); err != nil {
 			return nil, "", err
 		}
 	}
@@ -265,7 +244,7 @@ func (s *Store) ListCreditLines(ctx context.Context, f loans.CreditLineFilter) (
 	next := ""
 	if len(out) > n {
 		out = out[:n]
-		next = encodeCursor(out[n-1].MerchantID)
+		next = loans.EncodeCursor(out[n-1].MerchantID)
 	}
 	return out, next, internal(rows.Err(), "list credit lines")
 }
@@ -290,13 +269,13 @@ func (s *Store) Schedule(ctx context.Context, loanID int64) ([]loans.Installment
 
 // ListLoans lists loans by id with an opaque cursor (the last id returned).
 func (s *Store) ListLoans(ctx context.Context, f loans.LoanFilter) ([]loans.Loan, string, error) {
-	n, err := pageSize(f.Limit)
+	n, err := loans.PageSize(f.Limit)
 	if err != nil {
 		return nil, "", err
 	}
 	var after int64
 	if f.Cursor != "" {
-		c, err := decodeCursor(f.Cursor)
+		c, err := loans.DecodeCursor(f.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
@@ -332,7 +311,7 @@ func (s *Store) ListLoans(ctx context.Context, f loans.LoanFilter) ([]loans.Loan
 	next := ""
 	if len(out) > n {
 		out = out[:n]
-		next = encodeCursor(strconv.FormatInt(out[n-1].ID, 10))
+		next = loans.EncodeCursor(strconv.FormatInt(out[n-1].ID, 10))
 	}
 	return out, next, internal(rows.Err(), "list loans")
 }

@@ -138,13 +138,13 @@ func insertHistory(tx *Tx, c *loans.CreditLineChange) (int64, error) {
 // CreditLineHistory lists a merchant's line changes, newest first; the
 // cursor is the last id returned.
 func (s *Store) CreditLineHistory(ctx context.Context, merchantID string, limit int, cursor string) ([]loans.CreditLineChange, string, error) {
-	n, err := pageSize(limit)
+	n, err := loans.PageSize(limit)
 	if err != nil {
 		return nil, "", err
 	}
 	before := int64(1<<63 - 1)
 	if cursor != "" {
-		c, err := decodeCursor(cursor)
+		c, err := loans.DecodeCursor(cursor)
 		if err != nil {
 			return nil, "", err
 		}
@@ -180,15 +180,7 @@ func (s *Store) CreditLineHistory(ctx context.Context, merchantID string, limit 
 	next := ""
 	if len(out) > n {
 		out = out[:n]
-		next = encodeCursor(strconv.FormatInt(out[n-1].ID, 10))
+		next = loans.EncodeCursor(strconv.FormatInt(out[n-1].ID, 10))
 	}
 	return out, next, nil
-}
-
-// refreshChange is the history row of one nightly refresh write.
-func refreshChange(u loans.CreditLineUpdate, at time.Time, change string, prevLimit, limit, drawn int64, prevAPR loans.Rate, guard string) loans.CreditLineChange {
-	return loans.CreditLineChange{MerchantID: u.MerchantID, At: at.UTC(), Source: loans.SourceRefresh, Change: change,
-		PrevLimitMinor: prevLimit, LimitMinor: limit, ProposedLimitMinor: u.LimitMinor, DrawnMinor: drawn,
-		PrevAPR: prevAPR, APR: u.APR, Grade: u.Grade, Score: u.Score, PD: u.PD, ModelID: u.ModelID, AsOf: u.AsOf,
-		Reasons: u.Reasons, GuardRail: guard}
 }

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -86,7 +85,7 @@ func (s *Store) UpsertCreditLines(ctx context.Context, lines []loans.CreditLineU
 					u.MerchantID, u.Currency, u.LimitMinor, int64(u.APR), u.Grade, u.Score, u.PD, string(reasons), u.ModelID, u.AsOf, now); err != nil {
 					return nil, internal(err, "insert credit line")
 				}
-				c := refreshChange(u, at, "new", 0, u.LimitMinor, 0, 0, "")
+				c := loans.RefreshChange(u, at, "new", 0, u.LimitMinor, 0, 0, "")
 				if _, err := insertHistory(tx, &c); err != nil {
 					return nil, err
 				}
@@ -116,7 +115,7 @@ func (s *Store) UpsertCreditLines(ctx context.Context, lines []loans.CreditLineU
 			// Every line the refresh changes is recorded in its history.
 			if limit != oldLimit || int64(u.APR) != oldAPR || u.Grade != oldGrade || u.Score != oldScore || u.PD != oldPD ||
 				string(reasons) != oldReasons || u.ModelID != oldModel || u.AsOf != oldAsOf {
-				c := refreshChange(u, at, change, oldLimit, limit, drawn, loans.Rate(oldAPR), guard)
+				c := loans.RefreshChange(u, at, change, oldLimit, limit, drawn, loans.Rate(oldAPR), guard)
 				if _, err := insertHistory(tx, &c); err != nil {
 					return nil, err
 				}
@@ -144,36 +143,16 @@ func (s *Store) CreditLine(ctx context.Context, merchantID string) (loans.Credit
 	return l, internal(err, "credit line")
 }
 
-func pageSize(n int) (int, error) {
-	switch {
-	case n == 0:
-		return loans.DefaultPageSize, nil
-	case n < 0 || n > loans.MaxPageSize:
-		return 0, lend.FieldErrorf("limit", "must be between 1 and %d", loans.MaxPageSize)
-	}
-	return n, nil
-}
-
-func encodeCursor(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
-
-func decodeCursor(c string) (string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) > 256 {
-		return "", lend.FieldErrorf("cursor", "is not a cursor this API issued")
-	}
-	return string(b), nil
-}
-
 // ListCreditLines lists lines by merchant id, filtered by status and grade,
 // with an opaque cursor (the last merchant id returned).
 func (s *Store) ListCreditLines(ctx context.Context, f loans.CreditLineFilter) ([]loans.CreditLine, string, error) {
-	n, err := pageSize(f.Limit)
+	n, err := loans.PageSize(f.Limit)
 	if err != nil {
 		return nil, "", err
 	}
 	after := ""
 	if f.Cursor != "" {
-		if after, err = decodeCursor(f.Cursor); err != nil {
+		if after, err = loans.DecodeCursor(f.Cursor); err != nil {
 			return nil, "", err
 		}
 	}
@@ -205,7 +184,7 @@ func (s *Store) ListCreditLines(ctx context.Context, f loans.CreditLineFilter) (
 	next := ""
 	if len(out) > n {
 		out = out[:n]
-		next = encodeCursor(out[n-1].MerchantID)
+		next = loans.EncodeCursor(out[n-1].MerchantID)
 	}
 	return out, next, internal(rows.Err(), "list credit lines")
 }
@@ -228,13 +207,13 @@ func (s *Store) Schedule(ctx context.Context, loanID int64) ([]loans.Installment
 
 // ListLoans lists loans by id with an opaque cursor (the last id returned).
 func (s *Store) ListLoans(ctx context.Context, f loans.LoanFilter) ([]loans.Loan, string, error) {
-	n, err := pageSize(f.Limit)
+	n, err := loans.PageSize(f.Limit)
 	if err != nil {
 		return nil, "", err
 	}
 	var after int64
 	if f.Cursor != "" {
-		c, err := decodeCursor(f.Cursor)
+		c, err := loans.DecodeCursor(f.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
@@ -270,7 +249,7 @@ func (s *Store) ListLoans(ctx context.Context, f loans.LoanFilter) ([]loans.Loan
 	next := ""
 	if len(out) > n {
 		out = out[:n]
-		next = encodeCursor(strconv.FormatInt(out[n-1].ID, 10))
+		next = loans.EncodeCursor(strconv.FormatInt(out[n-1].ID, 10))
 	}
 	return out, next, internal(rows.Err(), "list loans")
 }
