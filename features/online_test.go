@@ -317,3 +317,176 @@ func BenchmarkOnlineCompute(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(rows)), "rows")
 }
+
+// TestOnlineIncrementalParity: features computed incrementally (each call
+// aggregates only its new rows and reuses the pre-aggregate of the calls
+// before, ValidateAndComputeFrom) equal the batch pipeline's features over
+// all rows seen so far (ComputeRows over a real DuckDB), after every batch,
+// for generated merchants: with rows pending and folded into the
+// pre-aggregate, and across a day change (rows after as-of count once the
+// day moves on, from a fresh pre-aggregate).
+func TestOnlineIncrementalParity(t *testing.T) {
+	dir := t.TempDir()
+	end := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := synth.Generate(context.Background(), synth.Config{Merchants: 30, Months: 14, AsOf: end, Seed: 11, Format: synth.FormatCSV, Workers: 1}, dir); err != nil {
+		t.Fatal(err)
+	}
+	byM := map[string][]Tx{}
+	var ids []string
+	for _, tx := range readTx(t, filepath.Join(dir, "transactions.csv.gz")) {
+		if byM[tx.MerchantID] == nil {
+			ids = append(ids, tx.MerchantID)
+		}
+		byM[tx.MerchantID] = append(byM[tx.MerchantID], tx)
+	}
+	db := testDB(t)
+	ctx := context.Background()
+	// The service's Online (rows through table functions) and one on a
+	// caller's database (staging tables).
+	fast, err := OpenOnline(ctx, "256MB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fast.Close()
+	tables, err := NewOnline(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tables.Close()
+	if fast.src == nil || tables.src != nil {
+		t.Fatal("the two Onlines do not cover both ways of staging rows")
+	}
+	for _, o := range []*Online{fast, tables} {
+		incrementalParity(t, o, db, end, byM, ids)
+	}
+}
+
+func incrementalParity(t *testing.T, o *Online, db *sql.DB, end time.Time, byM map[string][]Tx, ids []string) {
+	ctx := context.Background()
+	checked, folded, pended := 0, 0, 0
+	// Batch sizes: pending rows stay under the fold size (6 here) for the
+	// first two, the third folds them; a new day starts over at the sixth.
+	o.pendingFold = 6
+	sizes := []int{1, 2, 5, 3, 1, 4, 2, 1}
+	need := 0
+	for _, n := range sizes {
+		need += n
+	}
+	for _, id := range ids {
+		rows := byM[id]
+		if len(rows) < need+40 {
+			continue
+		}
+		cut := len(rows) - need
+		hist := validRows(t, o, rows[:cut])
+		var pre *Pre
+		day, lo := end.AddDate(0, 0, -5), 0
+		for k, n := range sizes {
+			var h []ValidRow
+			if k == 5 { // the day moves on: start over from the stored rows
+				day, pre = end, nil
+			}
+			if pre == nil {
+				h = append(append([]ValidRow{}, hist...), validRows(t, o, rows[cut:cut+lo])...)
+			}
+			_, bad, got, ok, next, err := o.ValidateAndComputeFrom(ctx, day, pre, h, rows[cut+lo:cut+lo+n], nil)
+			if err != nil || bad != nil {
+				t.Fatalf("%s batch %d: %v %v", id, k, bad, err)
+			}
+			lo += n
+			want, err := ComputeRows(ctx, db, day, true, rows[:cut+lo])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok != (len(want) == 1) {
+				t.Fatalf("%s batch %d: ok %v, batch rows %d", id, k, ok, len(want))
+			}
+			if ok {
+				compareRow(t, "incremental", want[0], got)
+				checked++
+			}
+			if next == nil || next.Len() == 0 {
+				t.Fatalf("%s batch %d: no next pre-aggregate", id, k)
+			}
+			if len(next.pending) == 0 {
+				folded++
+			} else {
+				pended++
+			}
+			pre = next
+		}
+	}
+	if checked < 30 || folded < 8 || pended < 8 {
+		t.Fatalf("only %d rows compared (%d folded, %d pending)", checked, folded, pended)
+	}
+	// A pre-aggregate of another day is refused, not silently misused.
+	_, _, _, _, _, err := o.ValidateAndComputeFrom(ctx, end.AddDate(0, 0, 1), &Pre{merchantID: "m", asOf: end}, nil, byM[ids[0]][:1], nil)
+	if err == nil {
+		t.Fatal("a pre-aggregate of another day was accepted")
+	}
+}
+
+// TestFeatureAggsMergeable: featureBody may run over a union of
+// pre-aggregates that repeats group keys (the online incremental path) only
+// because every aggregate over p is a sum, min, max or bit_or (count(*) or
+// avg would change). This pins that down for every registry aggregate.
+func TestFeatureAggsMergeable(t *testing.T) {
+	allowed := map[string]bool{"sum": true, "min": true, "max": true, "bit_or": true, "coalesce": true, "bit_count": true}
+	call := regexp.MustCompile(`([A-Za-z_]+)\s*\(`)
+	for _, f := range registry {
+		for _, a := range f.Aggs {
+			for _, m := range call.FindAllStringSubmatch(a.SQL, -1) {
+				if !allowed[strings.ToLower(m[1])] {
+					t.Errorf("feature %s: aggregate %s uses %s(), not mergeable over a repeated p", f.Name, a.Name, m[1])
+				}
+			}
+		}
+	}
+	// b90 regroups p by buyer with sums, so BuyerAggs see one row per buyer.
+	body, err := featureBody(registry, "p", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(body, "b90 AS (SELECT merchant_id, buyer90 AS buyer_id, sum(sale_n) AS n_sales, sum(sale_amt) AS sale_amount FROM p WHERE ok AND buyer90 IS NOT NULL GROUP BY merchant_id, buyer90)") {
+		t.Errorf("b90 no longer regroups p by buyer with sums:\n%s", body)
+	}
+}
+
+// BenchmarkOnlineIncremental times the service's hit path: a one-row batch
+// over the cached pre-aggregate of a year of history (the busiest of 20
+// generated merchants), for several fold sizes (rows kept unaggregated).
+func BenchmarkOnlineIncremental(b *testing.B) {
+	rows, asOf := yearOfHistory(b)
+	ctx := context.Background()
+	for _, fold := range []int{0, 8, 32, PendingFold} {
+		b.Run("fold="+strconv.Itoa(fold), func(b *testing.B) {
+			o, err := OpenOnline(ctx, "256MB")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer o.Close()
+			o.pendingFold = fold
+			parsed, _, err := o.Validate(ctx, rows)
+			if err != nil {
+				b.Fatal(err)
+			}
+			hist := make([]ValidRow, len(rows))
+			for i, r := range rows {
+				hist[i] = ValidRow{MerchantID: r.MerchantID, TS: parsed[i].TS, AmountMicro: parsed[i].AmountMicro, Type: r.Type, BuyerID: r.BuyerID}
+			}
+			_, _, _, _, pre, err := o.ValidateAndComputeFrom(ctx, asOf, nil, hist, nil, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			at := asOf.Add(-12 * time.Hour)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				at = at.Add(time.Second)
+				one := []Tx{{MerchantID: rows[0].MerchantID, TS: at.Format(time.RFC3339), Amount: "12.5", Type: "sale", BuyerID: "b" + strconv.Itoa(i%7)}}
+				if _, _, _, _, pre, err = o.ValidateAndComputeFrom(ctx, asOf, pre, nil, one, nil); err != nil || pre == nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -421,6 +421,37 @@ func featureQueryFromPre(pre string, asOf time.Time, hasBuyer bool) (string, err
 	return bind("WITH "+body, asOf, hasBuyer), nil
 }
 
+// preOnlyQuery returns the pre-aggregate p (preSQL, every row valid) of rel
+// as of asOf: what a caller keeps to compute later features incrementally
+// (Online.ValidateAndComputeFrom).
+func preOnlyQuery(rel string, asOf time.Time) string {
+	return bind(preSQL(rel, "TRUE", false), asOf, false)
+}
+
+// featureQueryOverPre returns the feature SELECT over pre, a stored
+// pre-aggregate shaped like preSQL's output without file (rows of several
+// pre-aggregates may repeat a group key: every aggregate of featureBody over
+// p is a sum, min, max or bit_or, or runs over b90, which regroups p by
+// buyer). With single, pre holds one merchant.
+func featureQueryOverPre(pre string, asOf time.Time, hasBuyer, single bool) (string, error) {
+	body, err := featureBody(registry, pre, single)
+	if err != nil {
+		return "", err
+	}
+	return bind("WITH "+body, asOf, hasBuyer), nil
+}
+
+// featureQueryOverPreAnd is featureQueryOverPre over the union of pre and
+// the pre-aggregate of rel (valid rows shaped like tx): rows seen earlier
+// come aggregated, new rows are aggregated by preSQL in the same query.
+func featureQueryOverPreAnd(pre, rel string, asOf time.Time, hasBuyer, single bool) (string, error) {
+	body, err := featureBody(registry, "p", single)
+	if err != nil {
+		return "", err
+	}
+	return bind("WITH p AS (SELECT * FROM "+pre+" UNION ALL "+preSQL(rel, "TRUE", false)+"),\n"+body, asOf, hasBuyer), nil
+}
+
 // featureBody is the common tail of the feature query: CTEs (without the
 // leading WITH) over the pre-aggregate named pre, then the final SELECT. With
 // single, pre holds one merchant and the aggregates run without GROUP BY

@@ -79,6 +79,10 @@ type Batch struct {
 	Rows           int
 	CreatedAt      time.Time
 	Response       []byte // nil until the re-decision is recorded
+	// Prev is the merchant's latest batch id before this one (0 if none),
+	// read by Append in the transaction that stores the batch: a cache
+	// tells from it whether another writer stored a batch in between.
+	Prev int64
 }
 
 // Store keeps ingested transactions durably. Errors are *lend.Error.
@@ -94,6 +98,10 @@ type Store interface {
 	// History returns the merchant's rows at or after from, plus its first and
 	// last sale before from, ordered by time.
 	History(ctx context.Context, merchantID string, from time.Time) ([]StoredTx, error)
+	// LatestBatchID returns the id of the merchant's latest stored batch (0
+	// when none). Batch ids grow with every stored batch, whichever process
+	// stores it.
+	LatestBatchID(ctx context.Context, merchantID string) (int64, error)
 }
 
 // EngineSource yields the active scoring engine (scoring/fsregistry.Registry).
@@ -122,6 +130,10 @@ type Config struct {
 	DuckDBMemory string
 	// Logger logs what cannot be returned (default slog.Default()).
 	Logger *slog.Logger
+	// OnFeatures, when set, is called after every stored batch with the
+	// features the re-decision used (ok false: no sale yet, no features):
+	// for feature logging and the parity tests. It must be quick.
+	OnFeatures func(merchantID string, asOf time.Time, row features.Row, ok bool)
 }
 
 // Service ingests transactions and re-decides credit lines.
@@ -131,6 +143,7 @@ type Service struct {
 	workers    chan *features.Online
 	locks      [lockStripes]sync.Mutex
 	cache      signalCache
+	hist       histCache
 	pending    sync.WaitGroup // replay records being written
 	unrecorded sync.Map       // batch id → response not yet recorded
 }
@@ -172,6 +185,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.cache.init(MaxCachedMerchants)
+	s.hist.init(MaxHistoryCacheMerchants, MaxHistoryCacheRows)
 	for i := 0; i < cfg.Workers; i++ {
 		o, err := features.OpenOnline(ctx, cfg.DuckDBMemory)
 		if err != nil {
@@ -253,36 +267,88 @@ func (s *Service) Ingest(ctx context.Context, merchantID, key, requestHash strin
 	}
 	now := s.cfg.Now().UTC()
 	asOf := now.Truncate(24 * time.Hour).Add(24 * time.Hour)
-	history, err := s.cfg.Store.History(ctx, merchantID, asOf.AddDate(0, 0, -HistoryDays))
+	// The cached pre-aggregate and recent rows stand for the stored history
+	// while the merchant's latest stored batch is the one they include.
+	latest, err := s.cfg.Store.LatestBatchID(ctx, merchantID)
 	if err != nil {
 		return nil, err
+	}
+	e := s.hist.get(merchantID)
+	if e != nil && (!e.asOf.Equal(asOf) || e.last != latest) {
+		e = nil
+	}
+	var history []StoredTx
+	var pre *features.Pre
+	var hist []features.ValidRow
+	if e != nil {
+		pre = e.pre
+	} else {
+		// latest was read before the rows: a batch stored in between is in
+		// the rows but not in latest, so the next ingest reloads (never the
+		// other way round).
+		if history, err = s.cfg.Store.History(ctx, merchantID, asOf.AddDate(0, 0, -HistoryDays)); err != nil {
+			return nil, err
+		}
+		hist = toValidRows(merchantID, history)
 	}
 	batch := make([]features.Tx, len(txs))
 	for i, t := range txs {
 		batch[i] = features.Tx{MerchantID: merchantID, TS: t.TS, Amount: t.Amount, Type: t.Type, BuyerID: t.BuyerID}
 	}
+	// The batch is stored durably as soon as it is known valid, while the
+	// features are computed: the commit's wait overlaps the feature query.
+	// Should the features then fail, the stored batch has no recorded
+	// response and a retry of its key re-decides (replay).
+	var (
+		rows      []StoredTx
+		b         Batch
+		existed   bool
+		appendErr error
+		stored    chan struct{}
+	)
+	store := func(parsed []features.ValidTx) {
+		rows = make([]StoredTx, len(txs))
+		for i, t := range txs {
+			rows[i] = StoredTx{TS: t.TS, Amount: t.Amount, Type: t.Type, BuyerID: t.BuyerID, TSUs: parsed[i].TS.UnixMicro(), AmountMicro: parsed[i].AmountMicro}
+		}
+		stored = make(chan struct{})
+		go func() {
+			defer close(stored)
+			b, existed, appendErr = s.cfg.Store.Append(ctx, Batch{MerchantID: merchantID, IdempotencyKey: key, RequestHash: requestHash, Rows: len(rows), CreatedAt: now}, rows)
+		}()
+	}
 	o := <-s.workers
-	parsed, bad, row, haveRow, err := o.ValidateAndCompute(ctx, asOf, toValidRows(merchantID, history), batch)
+	_, bad, row, haveRow, next, err := o.ValidateAndComputeFrom(ctx, asOf, pre, hist, batch, store)
 	s.workers <- o
+	if stored != nil {
+		<-stored
+	}
 	if err != nil {
 		return nil, err
 	}
 	if bad != nil {
 		return nil, &lend.Error{Code: lend.EINVALID, Field: batchErr(bad).Field, Message: batchErr(bad).Message, Err: &BatchError{Rows: bad}}
 	}
-	rows := make([]StoredTx, len(txs))
-	for i, t := range txs {
-		rows[i] = StoredTx{TS: t.TS, Amount: t.Amount, Type: t.Type, BuyerID: t.BuyerID, TSUs: parsed[i].TS.UnixMicro(), AmountMicro: parsed[i].AmountMicro}
+	if stored == nil {
+		return nil, lend.Errorf(lend.EINTERNAL, "realtime: the batch was validated but not stored")
 	}
-	b, existed, err := s.cfg.Store.Append(ctx, Batch{MerchantID: merchantID, IdempotencyKey: key, RequestHash: requestHash, Rows: len(rows), CreatedAt: now}, rows)
-	if err != nil {
-		return nil, err
+	if appendErr != nil {
+		return nil, appendErr
 	}
 	if existed { // stored by another process since the check above
 		return s.replay(ctx, b, requestHash)
 	}
-	sig := signalsOf(now, history, rows)
+	var sig Signals
+	if e != nil {
+		sig = signalsOf(now, e.recent, rows)
+	} else {
+		sig = signalsOf(now, history, rows)
+	}
 	s.cache.put(merchantID, sig)
+	s.hist.put(merchantID, nextEntry(e, asOf, latest, b, next, history, rows))
+	if s.cfg.OnFeatures != nil {
+		s.cfg.OnFeatures(merchantID, asOf, row, haveRow)
+	}
 	res := IngestResult{BatchID: b.ID, MerchantID: merchantID, Accepted: len(rows), FeaturesAsOf: asOf.Format(loans.DateLayout), Signals: sig}
 	if haveRow {
 		if err := s.redecide(ctx, eng, &res, row, now); err != nil {
@@ -307,6 +373,24 @@ func (s *Service) Ingest(ctx context.Context, merchantID, key, requestHash strin
 		s.unrecorded.Delete(b.ID)
 	}()
 	return body, nil
+}
+
+// nextEntry is the merchant's cache entry after its batch b was stored:
+// prev (nil when the features were computed from the stored history, read
+// when latest was the latest batch) extended by b's rows, or nil (drop it)
+// when another writer stored a batch in between or the pre-aggregate is
+// due for a rebuild.
+func nextEntry(prev *histEntry, asOf time.Time, latest int64, b Batch, next *features.Pre, history, rows []StoredTx) *histEntry {
+	if next == nil || b.Prev != latest {
+		return nil
+	}
+	if prev == nil {
+		return &histEntry{asOf: asOf, last: b.ID, pre: next, builtAt: next.Len(), recent: recentRows(asOf, history, rows)}
+	}
+	if n := next.Len(); n > 2*prev.builtAt && n > prev.builtAt+preGrowth {
+		return nil
+	}
+	return &histEntry{asOf: asOf, last: b.ID, pre: next, builtAt: prev.builtAt, recent: recentRows(asOf, prev.recent, rows)}
 }
 
 // replay answers a stored key: the recorded response, or (when the process

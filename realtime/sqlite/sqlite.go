@@ -135,6 +135,9 @@ func (s *Store) Append(ctx context.Context, b realtime.Batch, rows []realtime.St
 	if old, found, err := loadBatch(ctx, tx, b.MerchantID, b.IdempotencyKey); err != nil || found {
 		return old, found, err
 	}
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM rt_batches WHERE merchant_id = ?`, b.MerchantID).Scan(&b.Prev); err != nil {
+		return b, false, lend.Wrap(lend.EINTERNAL, err, "latest batch: %v", err)
+	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO rt_batches (merchant_id, idempotency_key, request_hash, rows, created_at) VALUES (?, ?, ?, ?, ?)`,
 		b.MerchantID, b.IdempotencyKey, b.RequestHash, b.Rows, b.CreatedAt.UTC().Format(time.RFC3339Nano))
 	if err != nil {
@@ -158,6 +161,16 @@ func (s *Store) Append(ctx context.Context, b realtime.Batch, rows []realtime.St
 		return b, false, lend.Wrap(lend.EINTERNAL, err, "commit: %v", err)
 	}
 	return b, false, nil
+}
+
+// LatestBatchID returns the id of the merchant's latest stored batch (0 when
+// none): one probe of the (merchant_id, id) index.
+func (s *Store) LatestBatchID(ctx context.Context, merchantID string) (int64, error) {
+	var id int64
+	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM rt_batches WHERE merchant_id = ?`, merchantID).Scan(&id); err != nil {
+		return 0, lend.Wrap(lend.EINTERNAL, err, "latest batch: %v", err)
+	}
+	return id, nil
 }
 
 // SetResponse records the response replayed for a batch's key.

@@ -102,3 +102,37 @@ func TestAppendIdempotentAndAtomic(t *testing.T) {
 		t.Fatalf("response %q", got.Response)
 	}
 }
+
+// TestLatestBatchAndPrev: a merchant's latest batch id (0 before any), and
+// each stored batch's Prev, the merchant's latest before it (other
+// merchants' batches in between do not count; a replayed key stores nothing).
+func TestLatestBatchAndPrev(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	if id, err := s.LatestBatchID(ctx, "m1"); err != nil || id != 0 {
+		t.Fatalf("no batch yet: %d %v", id, err)
+	}
+	row := []realtime.StoredTx{tx("2024-03-01T00:00:00Z", "sale")}
+	add := func(m, key string) realtime.Batch {
+		t.Helper()
+		b, _, err := s.Append(ctx, realtime.Batch{MerchantID: m, IdempotencyKey: key, RequestHash: "h", Rows: 1, CreatedAt: time.Now()}, row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	a1 := add("m1", "a")
+	b1 := add("m2", "a")
+	a2 := add("m1", "b")
+	if a1.Prev != 0 || b1.Prev != 0 || a2.Prev != a1.ID || a2.ID <= b1.ID || b1.ID <= a1.ID {
+		t.Fatalf("batches %+v %+v %+v", a1, b1, a2)
+	}
+	if again := add("m1", "a"); again.ID != a1.ID {
+		t.Fatalf("replayed key stored batch %d", again.ID)
+	}
+	for m, want := range map[string]int64{"m1": a2.ID, "m2": b1.ID, "m3": 0} {
+		if id, err := s.LatestBatchID(ctx, m); err != nil || id != want {
+			t.Errorf("%s: latest %d %v, want %d", m, id, err, want)
+		}
+	}
+}
