@@ -6,23 +6,33 @@ import (
 
 	"github.com/lendhq/lend/api"
 	"github.com/lendhq/lend/loans"
+	loanspg "github.com/lendhq/lend/loans/postgres"
 	loanssqlite "github.com/lendhq/lend/loans/sqlite"
 	"github.com/lendhq/lend/realtime"
+	rtpg "github.com/lendhq/lend/realtime/postgres"
 	rtsqlite "github.com/lendhq/lend/realtime/sqlite"
 )
 
-// openRealtime starts the real-time risk loop over the loans store's SQLite
-// database (transactions are stored in the same file). It serves
-// POST /v1/merchants/{id}/transactions and the draw risk rules. On
-// PostgreSQL it is not available yet: nil, and the endpoint answers 501.
-// The returned close releases it.
+// openRealtime starts the real-time risk loop over the loans store's
+// database: transactions are stored in the same SQLite file, or in the same
+// PostgreSQL database through the loans store's pool (one pool per process,
+// sized once; every `lend serve` on the database sees every batch). It
+// serves POST /v1/merchants/{id}/transactions and the draw risk rules. A
+// loans store with no real-time store beside it gets nil, and the endpoint
+// answers 501. The returned close releases it (the pool stays the loans
+// store's).
 func openRealtime(ctx context.Context, ls loans.Store, engines realtime.EngineSource, logger *slog.Logger) (api.DrawRiskChecker, func(), error) {
-	sq, ok := ls.(*loanssqlite.Store)
-	if !ok {
-		logger.Warn("real-time ingestion needs the SQLite store; POST /v1/merchants/{id}/transactions answers 501")
+	var st realtime.Store
+	var err error
+	switch s := ls.(type) {
+	case *loanssqlite.Store:
+		st, err = rtsqlite.New(ctx, s.DB())
+	case *loanspg.Store:
+		st, err = rtpg.New(ctx, s.Pool())
+	default:
+		logger.Warn("real-time ingestion needs the SQLite or PostgreSQL store; POST /v1/merchants/{id}/transactions answers 501")
 		return nil, func() {}, nil
 	}
-	st, err := rtsqlite.New(ctx, sq.DB())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -65,8 +65,14 @@ func startServer(t *testing.T, db string) string {
 // startServerProc is startServer that also returns the process (to kill it).
 func startServerProc(t *testing.T, db string) (string, *os.Process) {
 	t.Helper()
+	return startServerData(t, db, t.TempDir())
+}
+
+// startServerData is startServerProc on the given data directory.
+func startServerData(t *testing.T, db, data string) (string, *os.Process) {
+	t.Helper()
 	addr := freeAddr(t)
-	c := lendCmd(t, "serve", "--addr", addr, "--db", db, "--data", t.TempDir(), "--rate", "1000000", "--burst", "1000000")
+	c := lendCmd(t, "serve", "--addr", addr, "--db", db, "--data", data, "--rate", "1000000", "--burst", "1000000")
 	var logs bytes.Buffer
 	c.Stdout, c.Stderr = &logs, &logs
 	if err := c.Start(); err != nil {
