@@ -5,6 +5,7 @@ package loans
 
 import (
 	"encoding/base64"
+	"strings"
 	"time"
 
 	"github.com/lendhq/lend"
@@ -65,4 +66,53 @@ func RefreshChange(u CreditLineUpdate, at time.Time, change string, prevLimit, l
 		PrevLimitMinor: prevLimit, LimitMinor: limit, ProposedLimitMinor: u.LimitMinor, DrawnMinor: drawn,
 		PrevAPR: prevAPR, APR: u.APR, Grade: u.Grade, Score: u.Score, PD: u.PD, ModelID: u.ModelID, AsOf: u.AsOf,
 		Reasons: u.Reasons, GuardRail: guard}
+}
+
+// ValidateCreditLineUpdates checks a refresh batch before a store writes it:
+// at most maxBatch rows, each with a merchant, a limit and APR in range and
+// an ISO 4217 currency; the first bad row is named.
+func ValidateCreditLineUpdates(lines []CreditLineUpdate, maxBatch int) error {
+	if len(lines) > maxBatch {
+		return lend.Errorf(lend.ETOOLARGE, "%d credit lines in one batch; the limit is %d", len(lines), maxBatch)
+	}
+	for i, u := range lines {
+		switch {
+		case strings.TrimSpace(u.MerchantID) == "":
+			return lend.FieldErrorf("merchant_id", "row %d: is required", i)
+		case u.LimitMinor < 0 || u.LimitMinor > MaxAmountMinor:
+			return lend.FieldErrorf("limit_minor", "row %d: must be between 0 and %d", i, MaxAmountMinor)
+		case u.APR < 0 || int64(u.APR) > MaxRateMicro:
+			return lend.FieldErrorf("apr", "row %d: out of range", i)
+		case len(u.Currency) != 3:
+			return lend.FieldErrorf("currency", "row %d: %q is not an ISO 4217 code", i, u.Currency)
+		}
+	}
+	return nil
+}
+
+// TermLoanFromOffer is the active term loan (not yet stored) and its
+// schedule that accepting app's offer disburses on date on for merchantID,
+// on the merchant's line under policy: the level installment is the first
+// installment's total (its principal for equal-principal), and the grade is
+// the application's, else the line's.
+func TermLoanFromOffer(app Application, line CreditLine, merchantID string, policy Policy, on Date, now time.Time) (Loan, []Installment, error) {
+	t := Terms{PrincipalMinor: app.Offer.AmountMinor, Rate: app.Offer.APR, Periods: app.Offer.TermPeriods, Method: app.Method,
+		Frequency: app.Frequency, EveryDays: app.EveryDays, DayCount: app.DayCount, Start: on}
+	sched, err := BuildSchedule(t)
+	if err != nil {
+		return Loan{}, nil, err
+	}
+	level := sched[0].TotalMinor()
+	if t.Method == EqualPrincipal {
+		level = sched[0].PrincipalMinor
+	}
+	l := Loan{MerchantID: merchantID, ApplicationID: app.ID, Product: ProductTerm, Currency: line.Currency,
+		Status: LoanActive, Grade: app.Grade, APR: t.Rate, PenaltyRate: policy.PenaltyRate, Method: t.Method,
+		Frequency: t.Frequency, EveryDays: t.EveryDays, DayCount: t.DayCount, TermPeriods: t.Periods, Strategy: policy.Strategy,
+		Reschedule: policy.Reschedule, InstallmentMinor: level, PrincipalMinor: t.PrincipalMinor, DisbursedOn: on,
+		PrincipalOutstandingMinor: t.PrincipalMinor, Bucket: BucketCurrent, LastAccrualDate: on, CreatedAt: now}
+	if l.Grade == "" {
+		l.Grade = line.Grade
+	}
+	return l, sched, nil
 }

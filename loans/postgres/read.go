@@ -6,7 +6,6 @@ import (
 	"errors"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -52,20 +51,8 @@ const upsertChunk = 5_000
 // line never changes.
 func (s *Store) UpsertCreditLines(ctx context.Context, lines []loans.CreditLineUpdate) (loans.RefreshSummary, error) {
 	var sum loans.RefreshSummary
-	if len(lines) > MaxRefreshBatch {
-		return sum, lend.Errorf(lend.ETOOLARGE, "%d credit lines in one batch; the limit is %d", len(lines), MaxRefreshBatch)
-	}
-	for i, u := range lines {
-		switch {
-		case strings.TrimSpace(u.MerchantID) == "":
-			return sum, lend.FieldErrorf("merchant_id", "row %d: is required", i)
-		case u.LimitMinor < 0 || u.LimitMinor > loans.MaxAmountMinor:
-			return sum, lend.FieldErrorf("limit_minor", "row %d: must be between 0 and %d", i, loans.MaxAmountMinor)
-		case u.APR < 0 || int64(u.APR) > loans.MaxRateMicro:
-			return sum, lend.FieldErrorf("apr", "row %d: out of range", i)
-		case len(u.Currency) != 3:
-			return sum, lend.FieldErrorf("currency", "row %d: %q is not an ISO 4217 code", i, u.Currency)
-		}
+	if err := loans.ValidateCreditLineUpdates(lines, MaxRefreshBatch); err != nil {
+		return sum, err
 	}
 	rounds := upsertRounds(lines)
 	err := s.inTx(ctx, modeCommand, func(tx pgx.Tx) error {

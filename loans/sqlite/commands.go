@@ -471,23 +471,9 @@ func (s *Store) AcceptApplication(ctx context.Context, cmd loans.Cmd, req loans.
 		if err != nil {
 			return loans.Loan{}, err
 		}
-		t := loans.Terms{PrincipalMinor: app.Offer.AmountMinor, Rate: app.Offer.APR, Periods: app.Offer.TermPeriods, Method: app.Method,
-			Frequency: app.Frequency, EveryDays: app.EveryDays, DayCount: app.DayCount, Start: on}
-		sched, err := loans.BuildSchedule(t)
+		l, sched, err := loans.TermLoanFromOffer(app, line, cmd.MerchantID, s.policy, on, s.now())
 		if err != nil {
 			return loans.Loan{}, err
-		}
-		level := sched[0].TotalMinor()
-		if t.Method == loans.EqualPrincipal {
-			level = sched[0].PrincipalMinor
-		}
-		l := loans.Loan{MerchantID: cmd.MerchantID, ApplicationID: app.ID, Product: loans.ProductTerm, Currency: line.Currency,
-			Status: loans.LoanActive, Grade: app.Grade, APR: t.Rate, PenaltyRate: s.policy.PenaltyRate, Method: t.Method,
-			Frequency: t.Frequency, EveryDays: t.EveryDays, DayCount: t.DayCount, TermPeriods: t.Periods, Strategy: s.policy.Strategy,
-			Reschedule: s.policy.Reschedule, InstallmentMinor: level, PrincipalMinor: t.PrincipalMinor, DisbursedOn: on,
-			PrincipalOutstandingMinor: t.PrincipalMinor, Bucket: loans.BucketCurrent, LastAccrualDate: on, CreatedAt: s.now()}
-		if l.Grade == "" {
-			l.Grade = line.Grade
 		}
 		out, err := s.disburse(tx, &l, sched)
 		if err != nil {
