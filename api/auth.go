@@ -26,7 +26,11 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		c.SetRequest(c.Request().WithContext(auth.NewContext(c.Request().Context(), p)))
-		c.Set(ctxLogger, Logger(c).With("key_id", p.KeyID))
+		if r, ok := c.Get(ctxLogger).(*reqLogger); ok {
+			r.setKey(p.KeyID)
+		} else {
+			c.Set(ctxLogger, Logger(c).With("key_id", p.KeyID))
+		}
 		return next(c)
 	}
 }

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -136,7 +137,10 @@ func BenchmarkStoreCeiling(b *testing.B) {
 	}
 	var seq atomic.Int64
 	cmd := func() loans.Cmd {
-		return loans.Cmd{MerchantID: "m_1", IdempotencyKey: "c-" + strconv.FormatInt(seq.Add(1), 10)}
+		// As the API sends it: the key with the HTTP request's fingerprint.
+		k := "c-" + strconv.FormatInt(seq.Add(1), 10)
+		h := sha256.Sum256([]byte(k))
+		return loans.Cmd{MerchantID: "m_1", IdempotencyKey: k, RequestHash: h[:]}
 	}
 	app := func() loans.Application {
 		return loans.Application{MerchantID: "m_1", Currency: "USD", AmountMinor: 500_000, Product: loans.ProductTerm,
@@ -166,6 +170,7 @@ func BenchmarkStoreCeiling(b *testing.B) {
 // runDirect runs *benchRequests calls of do on *benchClients goroutines and
 // reports calls/s and process CPU per call.
 func runDirect(b *testing.B, do func() error) {
+	b.Logf("GOGC=%d", api.ApplyGCPercent())
 	b.ResetTimer()
 	cpu0, t0 := processCPU(), time.Now()
 	var next atomic.Int64

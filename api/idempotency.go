@@ -112,12 +112,11 @@ func (s *Server) idempotency(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		status := c.Response().Status
-		l := Logger(c)
 		switch {
 		case status < 200 || status > 299:
 			// nothing took effect: free the key (the deferred release)
 		case rw.overflow:
-			l.Warn("response too large to store for idempotency: key released", "max_bytes", auth.MaxStoredResponseBytes)
+			Logger(c).Warn("response too large to store for idempotency: key released", "max_bytes", auth.MaxStoredResponseBytes)
 		default:
 			err := s.cfg.Idempotency.CompleteIdempotent(ctx, owner, key, auth.IdemRecord{
 				Status:      status,
@@ -128,7 +127,7 @@ func (s *Server) idempotency(next echo.HandlerFunc) echo.HandlerFunc {
 				completed = true
 				return nil
 			}
-			l.Error("storing idempotent response: key released", "err", err)
+			Logger(c).Error("storing idempotent response: key released", "err", err)
 		}
 		return nil
 	}

@@ -38,7 +38,7 @@ func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 			id = newRequestID()
 		}
 		c.Set(ctxRequestID, id)
-		c.Set(ctxLogger, s.log.With("request_id", id))
+		c.Set(ctxLogger, &reqLogger{base: s.log, requestID: id})
 		c.Response().Header().Set(HeaderRequestID, id)
 		return next(c)
 	}
@@ -71,11 +71,58 @@ func requestIDOf(c echo.Context) string {
 
 // Logger returns the request's logger (carrying request_id and, once
 // authenticated, key_id). Never log secrets, full keys or request bodies.
+// Call it on the request's goroutine (the logger is built on first use) and
+// hand the returned logger to any other goroutine.
 func Logger(c echo.Context) *slog.Logger {
-	if l, ok := c.Get(ctxLogger).(*slog.Logger); ok {
+	switch l := c.Get(ctxLogger).(type) {
+	case *reqLogger:
+		return l.get()
+	case *slog.Logger:
 		return l
 	}
 	return slog.Default()
+}
+
+// reqLogger is a request's logger, built on first use: most requests log
+// only their access line, which carries the same attributes itself, and
+// slog's With renders its attributes ahead (two Withs were ~2% of a
+// decision's CPU).
+type reqLogger struct {
+	base             *slog.Logger
+	requestID, keyID string
+	l                *slog.Logger // built by get
+}
+
+func (r *reqLogger) get() *slog.Logger {
+	if r.l == nil {
+		r.l = r.base.With("request_id", r.requestID)
+		if r.keyID != "" {
+			r.l = r.l.With("key_id", r.keyID)
+		}
+	}
+	return r.l
+}
+
+// setKey adds the authenticated key's id.
+func (r *reqLogger) setKey(id string) {
+	r.keyID = id
+	if r.l != nil {
+		r.l = r.l.With("key_id", id)
+	}
+}
+
+// accessLogger is the logger of the access line and the attributes it
+// must lead with: the same line as Logger(c) would write, without building it.
+func accessLogger(c echo.Context) (*slog.Logger, []slog.Attr) {
+	if r, ok := c.Get(ctxLogger).(*reqLogger); ok && r.l == nil {
+		attrs := make([]slog.Attr, 0, 10)
+		attrs = append(attrs, slog.String("request_id", r.requestID))
+		if r.keyID != "" {
+			attrs = append(attrs, slog.String("key_id", r.keyID))
+		}
+		return r.base, attrs
+	}
+	return Logger(c), make([]slog.Attr, 0, 8)
 }
 
 // observe renders any error of the chain (so the final status is known), then
@@ -96,16 +143,16 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		method := c.Request().Method
 		s.metrics.requests.WithLabelValues(method, route, status).Inc()
 		s.metrics.duration.WithLabelValues(method, route, status).Observe(elapsed.Seconds())
-		l := Logger(c)
+		l, attrs := accessLogger(c)
 		if l.Enabled(c.Request().Context(), slog.LevelInfo) {
-			attrs := []slog.Attr{
+			attrs = append(attrs,
 				slog.String("method", method),
 				slog.String("route", route),
 				slog.String("path", c.Request().URL.Path),
 				slog.Int("status", res.Status),
 				slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 				slog.Int64("bytes_out", res.Size),
-			}
+			)
 			if p, ok := auth.FromContext(c.Request().Context()); ok {
 				attrs = append(attrs, slog.String("role", string(p.Role))) // key_id is on the logger
 			}

@@ -24,19 +24,10 @@ const onlineTable = "online_stage"
 // histTable holds already validated rows (ValidRow) in their parsed form.
 const histTable = "online_hist"
 
-// preTable holds a merchant's stored pre-aggregate (Pre) during a call,
-// shaped exactly like preSQL's output (created from it).
-const preTable = "online_pre"
-
 // histRel reads histTable shaped like the validated transactions (the
 // columns Query reads): the same TIMESTAMP, the exact DECIMAL(18,6) amount
 // (micro-units × 10^-6), empty buyer as NULL, as validation makes them.
 const histRel = "SELECT merchant_id, ts, CAST(CAST(amount_micro AS DECIMAL(18,0)) * 0.000001::DECIMAL(7,6) AS DECIMAL(18,6)) AS amount, type, NULLIF(buyer_id, '') AS buyer_id FROM temp.main." + histTable
-
-// histRelOf is histRel over src, a relation shaped like histTable.
-func histRelOf(src string) string {
-	return strings.TrimSuffix(histRel, "temp.main."+histTable) + src
-}
 
 // planSafeOptimizers are the DuckDB optimizers a prepared plan must run
 // without: they rewrite the plan from the staging table's statistics at
@@ -46,13 +37,15 @@ func histRelOf(src string) string {
 const planSafeOptimizers = "statistics_propagation,compressed_materialization"
 
 // Online is the fast execution path of the registry for one merchant at a
-// time: the batch pipeline's validation SQL and feature query (Query), run on
-// one dedicated DuckDB connection whose staging table is created once and
-// refilled with an appender. Opened with OpenOnline, its statements are also
-// prepared once (the feature query once per as-of day), which removes the
-// planning of the ~20-feature query from every call, and
-// ValidateAndComputeFrom reads its rows through table functions instead of
-// staging tables. Calls are serialized.
+// time. Rows are validated by the batch pipeline's validation SQL on one
+// dedicated DuckDB connection (staging table created once and refilled with
+// an appender; opened with OpenOnline, statements are prepared once and
+// ValidateAndComputeFrom hands the batch over through a table function).
+// The features are the registry's SQL text too: ValidateAndComputeFrom, and
+// Compute on an OpenOnline, run the generated pre-aggregate and feature
+// queries in sqleval (the in-process evaluator of that SQL) over the
+// parsed rows; ValidateAndCompute, and Compute on a NewOnline (ComputeRows),
+// run them in DuckDB. Calls are serialized.
 type Online struct {
 	mu       sync.Mutex
 	db       *sql.DB // owned (OpenOnline) or nil
@@ -64,9 +57,14 @@ type Online struct {
 	broken   bool // a rollback failed: staged rows may remain
 	// pendingFold is PendingFold (lowered by tests to fold small histories).
 	pendingFold int
-	// src, in OpenOnline's own database, hands rows to DuckDB through table
-	// functions instead of staging tables (nil: staging tables).
+	// src, in OpenOnline's own database, hands the batch to DuckDB's
+	// validation through a table function instead of a staging table (nil:
+	// staging table).
 	src *goSources
+	// ev runs the registry's pre-aggregate and feature SQL over Go rows
+	// (sqleval) for ValidateAndComputeFrom and, in OpenOnline's Online,
+	// Compute.
+	ev *sqlEval
 }
 
 // ValidTx is a row that passed validation: its instant (UTC, microseconds)
@@ -100,7 +98,7 @@ func NewOnline(ctx context.Context, db *sql.DB) (*Online, error) {
 	if err != nil {
 		return nil, lend.Wrap(lend.EINTERNAL, err, "DuckDB connection")
 	}
-	o := &Online{conn: conn, queries: map[string]string{}, pendingFold: PendingFold}
+	o := &Online{conn: conn, queries: map[string]string{}, pendingFold: PendingFold, ev: newOnlineEval()}
 	if err := o.init(ctx); err != nil {
 		conn.Close()
 		return nil, err
@@ -148,12 +146,6 @@ func (o *Online) init(ctx context.Context) error {
 	if _, err := o.conn.ExecContext(ctx, ddl); err != nil {
 		return lend.Wrap(lend.EINTERNAL, err, "creating online history table")
 	}
-	// The pre-aggregate's column types are whatever preSQL yields (DECIMAL
-	// sums, UBIGINT day sets, ...): the table takes them from the query.
-	ddl = "CREATE OR REPLACE TEMP TABLE " + preTable + " AS SELECT * FROM (" + preOnlyQuery("("+histRel+")", time.Unix(0, 0)) + ") LIMIT 0"
-	if _, err := o.conn.ExecContext(ctx, ddl); err != nil {
-		return lend.Wrap(lend.EINTERNAL, err, "creating online pre-aggregate table")
-	}
 	return nil
 }
 
@@ -171,7 +163,6 @@ func (o *Online) Close() error {
 	// The connection returns to the pool: leave no staging rows behind.
 	o.conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS temp.main."+onlineTable)
 	o.conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS temp.main."+histTable)
-	o.conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS temp.main."+preTable)
 	err := o.conn.Close()
 	if o.db != nil {
 		if e := o.db.Close(); err == nil {
@@ -283,36 +274,6 @@ func (o *Online) stageHistory(ctx context.Context, rows []ValidRow) error {
 	return nil
 }
 
-// stagePre fills preTable (empty at the start of every transaction of
-// begin) with a stored pre-aggregate's rows, as they were read.
-func (o *Online) stagePre(ctx context.Context, rows [][]any) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	err := o.conn.Raw(func(dc any) error {
-		app, err := duckdb.NewAppender(dc.(driver.Conn), "temp", "main", preTable)
-		if err != nil {
-			return err
-		}
-		vals := make([]driver.Value, 0, 16)
-		for _, r := range rows {
-			vals = vals[:0]
-			for _, v := range r {
-				vals = append(vals, v)
-			}
-			if err := app.AppendRow(vals...); err != nil {
-				app.Close()
-				return err
-			}
-		}
-		return app.Close()
-	})
-	if err != nil {
-		return lend.Wrap(lend.EINTERNAL, err, "staging online pre-aggregate")
-	}
-	return nil
-}
-
 // validatedSQL is the batch validation over the staging table.
 func validatedSQL(hasBuyer bool) string {
 	return validatedOf("temp.main."+onlineTable, hasBuyer)
@@ -330,20 +291,6 @@ func (o *Online) batchRel() string {
 		return srcBatch + "()"
 	}
 	return "temp.main." + onlineTable
-}
-
-func (o *Online) histRelName() string {
-	if o.src != nil {
-		return srcHist + "()"
-	}
-	return "temp.main." + histTable
-}
-
-func (o *Online) preRel() string {
-	if o.src != nil {
-		return srcPre + "()"
-	}
-	return "temp.main." + preTable
 }
 
 // checkStaged validates the rows of src (the staging table or the batch
@@ -458,8 +405,11 @@ func (o *Online) ValidateAndCompute(ctx context.Context, asOf time.Time, history
 const MaxPreRows = 100_000
 
 // PendingFold is how many rows a Pre carries unaggregated before a call
-// folds them into its pre-aggregate (one more query on that call).
-const PendingFold = 256
+// folds them into its pre-aggregate. Folding is cheap now that the
+// pre-aggregate runs in sqleval and merges by group key (combinePre), and
+// pending rows are re-aggregated by every call that carries them, so every
+// call folds.
+const PendingFold = 0
 
 // Pre is one merchant's pre-aggregate as of one day: the rows of the
 // registry's p (preSQL, the one pass over the transactions) for the rows seen
@@ -470,7 +420,7 @@ const PendingFold = 256
 type Pre struct {
 	merchantID string
 	asOf       time.Time
-	rows       [][]any
+	rows       [][]value // rows of preOnlyQuery's result (sqleval values)
 	pending    []ValidRow
 }
 
@@ -490,6 +440,10 @@ func (p *Pre) AsOf() time.Time { return p.asOf }
 // and the same merchant. onValid, when set, is called with the parsed batch
 // as soon as it is known valid, before the features are computed (the
 // service starts storing the batch meanwhile).
+//
+// The batch is validated by DuckDB with the batch pipeline's SQL; the
+// pre-aggregate and the features are the registry's SQL text run by
+// sqleval over the parsed rows (no DuckDB query).
 func (o *Online) ValidateAndComputeFrom(ctx context.Context, asOf time.Time, base *Pre, history []ValidRow, batch []Tx, onValid func([]ValidTx)) (parsed []ValidTx, bad []RowError, row Row, ok bool, next *Pre, err error) {
 	if !asOf.Equal(asOf.UTC().Truncate(24 * time.Hour)) {
 		return nil, nil, row, false, nil, lend.FieldErrorf("as_of", "must be midnight UTC")
@@ -498,7 +452,7 @@ func (o *Online) ValidateAndComputeFrom(ctx context.Context, asOf time.Time, bas
 		return nil, nil, row, false, nil, lend.Errorf(lend.ETOOLARGE, "history of %d rows exceeds %d", len(history)+len(batch), MaxOnlineRows)
 	}
 	ids := make([]string, 0, len(history)+len(batch)+1)
-	var rows [][]any
+	var rows [][]value
 	if base != nil {
 		if !base.asOf.Equal(asOf) {
 			return nil, nil, row, false, nil, lend.Errorf(lend.EINTERNAL, "pre-aggregate as of %s used as of %s", base.asOf.Format(time.DateOnly), asOf.Format(time.DateOnly))
@@ -519,12 +473,12 @@ func (o *Online) ValidateAndComputeFrom(ctx context.Context, asOf time.Time, bas
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.src != nil {
-		// Rows go to DuckDB through the table functions: nothing is
+		// The batch goes to DuckDB through the table function: nothing is
 		// written, so no transaction to roll back.
 		if o.closed || o.broken {
 			return nil, nil, row, false, nil, lend.Errorf(lend.EINTERNAL, "online features are closed or broken")
 		}
-		o.src.set(batch, history, base)
+		o.src.set(batch)
 		defer o.src.clear()
 	} else {
 		end, err := o.begin(ctx)
@@ -545,30 +499,28 @@ func (o *Online) ValidateAndComputeFrom(ctx context.Context, asOf time.Time, bas
 	if onValid != nil {
 		onValid(parsed)
 	}
-	if o.src == nil {
-		if err := o.stageHistory(ctx, history); err != nil {
-			return nil, nil, row, false, nil, err
-		}
-		if err := o.stagePre(ctx, rows); err != nil {
-			return nil, nil, row, false, nil, err
-		}
+	// The rows not yet aggregated: pending and history, then the batch as
+	// validation parsed it.
+	fresh := make([]ValidRow, 0, len(history)+len(batch))
+	fresh = append(fresh, history...)
+	for i, t := range batch {
+		fresh = append(fresh, ValidRow{MerchantID: t.MerchantID, TS: parsed[i].TS, AmountMicro: parsed[i].AmountMicro, Type: t.Type, BuyerID: t.BuyerID})
 	}
-	rel := "(" + histRelOf(o.histRelName()) + " UNION ALL SELECT merchant_id, ts, amount, type, buyer_id FROM " + validatedOf(o.batchRel(), true) + ")"
 	var out []Row
-	var added [][]any
-	pending := len(history) + len(batch)
-	fold := rows == nil || pending > o.pendingFold
+	all := rows
+	fold := rows == nil || len(fresh) > o.pendingFold
 	if fold {
-		// The new rows' p joins the staged one and comes back for next.
-		if added, err = o.addPre(ctx, rel, asOf); err != nil {
+		// The fresh rows' p joins the stored one and comes back for next.
+		added, err := o.preOf(fresh, asOf)
+		if err != nil {
 			return nil, nil, row, false, nil, err
 		}
-		if o.src != nil {
-			o.src.preRows = append(append(make([][]any, 0, len(rows)+len(added)), rows...), added...)
+		if all, err = o.combinePre(rows, added); err != nil {
+			return nil, nil, row, false, nil, err
 		}
-		out, err = o.featuresOverPre(ctx, asOf, single, "")
+		out, err = o.featuresOverPre(asOf, single, all, nil)
 	} else {
-		out, err = o.featuresOverPre(ctx, asOf, single, rel)
+		out, err = o.featuresOverPre(asOf, single, rows, fresh)
 	}
 	if err != nil {
 		return nil, nil, row, false, nil, err
@@ -576,97 +528,197 @@ func (o *Online) ValidateAndComputeFrom(ctx context.Context, asOf time.Time, bas
 	if row, ok, err = one(out); err != nil {
 		return nil, nil, row, false, nil, err
 	}
-	if !single || len(rows)+len(added)+pending > MaxPreRows {
+	if !single || len(all)+len(fresh) > MaxPreRows {
 		return parsed, nil, row, ok, nil, nil
 	}
-	next = &Pre{merchantID: ids[0], asOf: asOf, rows: rows}
-	if fold && o.src != nil {
-		next.rows = o.src.preRows
-	} else if fold {
-		next.rows = append(append(make([][]any, 0, len(rows)+len(added)), rows...), added...)
-	} else {
-		next.pending = make([]ValidRow, 0, pending)
-		next.pending = append(next.pending, history...)
-		for i, t := range batch {
-			next.pending = append(next.pending, ValidRow{MerchantID: t.MerchantID, TS: parsed[i].TS, AmountMicro: parsed[i].AmountMicro, Type: t.Type, BuyerID: t.BuyerID})
-		}
+	next = &Pre{merchantID: ids[0], asOf: asOf, rows: all}
+	if !fold {
+		next.pending = fresh
 	}
 	return parsed, nil, row, ok, next, nil
 }
 
-// addPre returns the pre-aggregate of rel as of asOf, inserted into
-// preTable when o stages in tables. o.mu is held.
-func (o *Online) addPre(ctx context.Context, rel string, asOf time.Time) ([][]any, error) {
-	key := "pre\x00" + rel + "\x00" + asOf.Format(time.RFC3339)
-	q := o.queries[key]
-	if q == "" {
-		q = "INSERT INTO temp.main." + preTable + " SELECT * FROM (" + preOnlyQuery(rel, asOf) + ") RETURNING *"
-		if o.src != nil {
-			q = "SELECT * FROM (" + preOnlyQuery(rel, asOf) + ")"
-		}
-		if len(o.queries) >= 8 {
-			clear(o.queries)
-		}
-		o.queries[key] = q
+// Input tables of sqleval in the online path: validated rows shaped like
+// tx (what preSQL reads) and a stored pre-aggregate (preSQL's output).
+const (
+	evalRowsTable = "online_rows"
+	evalPreTable  = "online_pre"
+)
+
+// evalRowCols are the columns of evalRowsTable (see evalRows).
+var evalRowCols = []string{"merchant_id", "ts", "amount", "type", "buyer_id"}
+
+// preCols are the columns of preOnlyQuery's result, read from its plan.
+var preCols = sync.OnceValues(func() ([]string, error) {
+	p, err := newSQLEval(map[string][]string{evalRowsTable: evalRowCols}).plan(preOnlyQuery(evalRowsTable, time.Unix(0, 0)))
+	if err != nil {
+		return nil, err
 	}
-	res, err := o.queryRows(ctx, q)
+	return p.cols, nil
+})
+
+// newOnlineEval is the evaluator of an Online over its two input tables.
+// The registry's preSQL failing to parse is a programming error caught by
+// every online test; the evaluator then refuses each query with that error.
+func newOnlineEval() *sqlEval {
+	cols, err := preCols()
+	if err != nil {
+		cols = nil
+	}
+	return newSQLEval(map[string][]string{evalRowsTable: evalRowCols, evalPreTable: cols})
+}
+
+// evalRows are rows as preSQL's input: merchant_id, ts TIMESTAMP, amount
+// DECIMAL(18,6) (micro-units), type, buyer_id (NULL when empty or when the
+// history has no buyer ids, as validation makes it).
+func evalRows(rows []ValidRow, hasBuyer bool) [][]value {
+	flat := make([]value, 5*len(rows))
+	out := make([][]value, len(rows))
+	for i := range rows {
+		r := &rows[i]
+		row := flat[5*i : 5*i+5 : 5*i+5]
+		row[0] = value{k: vStr, s: r.MerchantID}
+		row[1] = value{k: vTS, i: r.TS.UnixMicro()}
+		row[2] = value{k: vDec, i: r.AmountMicro, scale: 6}
+		row[3] = value{k: vStr, s: r.Type}
+		if hasBuyer && r.BuyerID != "" {
+			row[4] = value{k: vStr, s: r.BuyerID}
+		}
+		out[i] = row
+	}
+	return out
+}
+
+// evalQuery returns the cached text of a registry query for sqleval
+// (generating it costs more than running it over one merchant's rows).
+// o.mu is held.
+func (o *Online) evalQuery(kind string, asOf time.Time, single bool, build func() (string, error)) (string, error) {
+	key := "eval\x00" + kind + "\x00" + asOf.Format(time.RFC3339) + strconv.FormatBool(single)
+	if q := o.queries[key]; q != "" {
+		return q, nil
+	}
+	q, err := build()
+	if err != nil {
+		return "", lend.Wrap(lend.EINTERNAL, err, "building feature query")
+	}
+	if len(o.queries) >= 8 { // an old as-of day: start over
+		clear(o.queries)
+	}
+	o.queries[key] = q
+	return q, nil
+}
+
+// preOf returns the pre-aggregate (preOnlyQuery) of rows as of asOf. o.mu
+// is held.
+func (o *Online) preOf(rows []ValidRow, asOf time.Time) ([][]value, error) {
+	q, _ := o.evalQuery("pre", asOf, true, func() (string, error) { return preOnlyQuery(evalRowsTable, asOf), nil })
+	p, err := o.ev.plan(q)
+	if err != nil {
+		return nil, lend.Wrap(lend.EINTERNAL, err, "planning the online pre-aggregate")
+	}
+	t, err := p.run(map[string][][]value{evalRowsTable: evalRows(rows, true)})
 	if err != nil {
 		return nil, lend.Wrap(lend.EINTERNAL, err, "pre-aggregating online rows")
 	}
-	defer res.Close()
-	cols, err := res.Columns()
+	return t.rows, nil
+}
+
+// combinePre merges two pre-aggregates (rows of preOnlyQuery) into one,
+// rows of one group key merged by the query's own aggregates (sqleval's
+// combiner): the stored pre-aggregate keeps one row per group however many
+// calls folded rows into it. o.mu is held.
+func (o *Online) combinePre(a, b [][]value) ([][]value, error) {
+	if len(a) == 0 {
+		return b, nil
+	}
+	epoch := time.Unix(0, 0)
+	q, _ := o.evalQuery("pre", epoch, true, func() (string, error) { return preOnlyQuery(evalRowsTable, epoch), nil })
+	p, err := o.ev.plan(q)
+	if err == nil {
+		var c *combiner
+		if c, err = p.combiner(); err == nil {
+			var out [][]value
+			if out, err = c.combine(a, b); err == nil {
+				return out, nil
+			}
+		}
+	}
+	return nil, lend.Wrap(lend.EINTERNAL, err, "merging online pre-aggregates")
+}
+
+// featuresOverPre runs the registry's feature query over the stored
+// pre-aggregate pre and, unless fresh is nil, the pre-aggregate of fresh
+// (featureQueryOverPreAnd: in the same query). o.mu is held.
+func (o *Online) featuresOverPre(asOf time.Time, single bool, pre [][]value, fresh []ValidRow) ([]Row, error) {
+	var q string
+	var err error
+	in := map[string][][]value{evalPreTable: pre}
+	if fresh == nil {
+		q, err = o.evalQuery("overpre", asOf, single, func() (string, error) {
+			return featureQueryOverPre(evalPreTable, asOf, true, single)
+		})
+	} else {
+		q, err = o.evalQuery("overpreand", asOf, single, func() (string, error) {
+			return featureQueryOverPreAnd(evalPreTable, evalRowsTable, asOf, true, single)
+		})
+		in[evalRowsTable] = evalRows(fresh, true)
+	}
 	if err != nil {
-		return nil, lend.Wrap(lend.EINTERNAL, err, "pre-aggregating online rows")
+		return nil, err
 	}
-	var out [][]any
-	for res.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := res.Scan(ptrs...); err != nil {
-			return nil, lend.Wrap(lend.EINTERNAL, err, "reading online pre-aggregate: %v", err)
-		}
-		out = append(out, vals)
+	return o.evalFeatures(q, in)
+}
+
+// evalFeatures runs a feature query (columns merchant_id, as_of, then the
+// features in registry order) with sqleval. o.mu is held.
+func (o *Online) evalFeatures(q string, in map[string][][]value) ([]Row, error) {
+	p, err := o.ev.plan(q)
+	if err != nil {
+		return nil, lend.Wrap(lend.EINTERNAL, err, "planning the feature query")
 	}
-	if err := res.Err(); err != nil {
-		return nil, lend.Wrap(lend.EINTERNAL, err, "reading online pre-aggregate: %v", err)
+	t, err := p.run(in)
+	if err != nil {
+		return nil, lend.Wrap(lend.EINTERNAL, err, "computing features")
+	}
+	return evalToRows(t)
+}
+
+// evalToRows converts feature query rows to Rows as scanRows reads them
+// from DuckDB.
+func evalToRows(t *evalTable) ([]Row, error) {
+	n := len(registry)
+	if len(t.cols) != n+2 {
+		return nil, lend.Errorf(lend.EINTERNAL, "feature query has %d columns, want %d", len(t.cols), n+2)
+	}
+	out := make([]Row, len(t.rows))
+	vals := make([]float64, n*len(t.rows))
+	for ri, r := range t.rows {
+		if r[0].k != vStr || r[1].k != vDate {
+			return nil, lend.Errorf(lend.EINTERNAL, "feature row starts with %s, %s", kindNames[r[0].k], kindNames[r[1].k])
+		}
+		row := Row{MerchantID: r[0].s, AsOf: time.Unix(r[1].i*86400, 0).UTC(), Values: make([]*float64, n)}
+		for i, v := range r[2:] {
+			f := &vals[ri*n+i]
+			switch {
+			case v.k == vNull:
+				continue
+			case v.k == vFloat && registry[i].Type == "DOUBLE":
+				*f = v.fl()
+			case v.k == vInt && registry[i].Type == "BIGINT":
+				*f = float64(v.i)
+			default:
+				return nil, lend.Errorf(lend.EINTERNAL, "feature %s: %s value for a %s column", registry[i].Name, kindNames[v.k], registry[i].Type)
+			}
+			row.Values[i] = f
+		}
+		out[ri] = row
 	}
 	return out, nil
 }
 
-// featuresOverPre runs the registry's feature query over the stored
-// pre-aggregate (preRel) and,
-// unless rel is empty, the pre-aggregate of rel. o.mu is held.
-func (o *Online) featuresOverPre(ctx context.Context, asOf time.Time, single bool, rel string) ([]Row, error) {
-	key := "overpre\x00" + rel + "\x00" + asOf.Format(time.RFC3339) + strconv.FormatBool(single)
-	q := o.queries[key]
-	if q == "" {
-		var err error
-		if rel == "" {
-			q, err = featureQueryOverPre(o.preRel(), asOf, true, single)
-		} else {
-			q, err = featureQueryOverPreAnd(o.preRel(), rel, asOf, true, single)
-		}
-		if err != nil {
-			return nil, lend.Wrap(lend.EINTERNAL, err, "building feature query")
-		}
-		if len(o.queries) >= 8 {
-			clear(o.queries)
-		}
-		o.queries[key] = q
-	}
-	res, err := o.queryRows(ctx, q)
-	if err != nil {
-		return nil, lend.Wrap(lend.EINTERNAL, err, "computing features")
-	}
-	defer res.Close()
-	return scanRows(res)
-}
-
 // Compute computes every registry feature as of asOf (midnight UTC) over rows
-// (one merchant's history) with the batch pipeline's query; ok is false when
+// (one merchant's history) with the batch pipeline's validation and query
+// (Query: in sqleval on an OpenOnline, in DuckDB otherwise); ok is false when
 // the history holds no sale before asOf (the batch output has no row then).
 // An invalid row fails the call naming its index, as in ComputeRows.
 func (o *Online) Compute(ctx context.Context, asOf time.Time, hasBuyer bool, rows []Tx) (row Row, ok bool, err error) {
@@ -679,7 +731,11 @@ func (o *Online) Compute(ctx context.Context, asOf time.Time, hasBuyer bool, row
 	for i, r := range rows {
 		ids[i] = r.MerchantID
 	}
-	out, err := o.computeAll(ctx, asOf, hasBuyer, rows, oneMerchant(ids))
+	compute := o.computeAll
+	if o.src != nil {
+		compute = o.computeEval
+	}
+	out, err := compute(ctx, asOf, hasBuyer, rows, oneMerchant(ids))
 	if err != nil {
 		return row, false, err
 	}
@@ -742,6 +798,44 @@ func (o *Online) computeAll(ctx context.Context, asOf time.Time, hasBuyer bool, 
 	return o.features(ctx, asOf, hasBuyer, "(SELECT merchant_id, ts, amount, type, buyer_id FROM "+validatedSQL(hasBuyer)+")", single)
 }
 
+// computeEval is computeAll with the features computed by sqleval: the
+// rows are validated by DuckDB (checkStaged, the batch pipeline's SQL) and
+// the registry's Query (or its single-merchant form) runs over the parsed
+// rows. o.mu is held.
+func (o *Online) computeEval(ctx context.Context, asOf time.Time, hasBuyer bool, rows []Tx, single bool) ([]Row, error) {
+	end, err := o.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	if err := o.stage(ctx, hasBuyer, rows, nil); err != nil {
+		return nil, err
+	}
+	parsed, bad, err := o.checkStaged(ctx, "temp.main."+onlineTable)
+	if err != nil {
+		return nil, err
+	}
+	if len(bad) > 0 {
+		return nil, lend.Errorf(lend.EINVALID, "transactions[%d]: %s: %s", bad[0].Index, bad[0].Field, bad[0].Reason)
+	}
+	if len(parsed) != len(rows) {
+		return nil, lend.Errorf(lend.EINTERNAL, "validation returned %d of %d rows", len(parsed), len(rows))
+	}
+	valid := make([]ValidRow, len(rows))
+	for i, r := range rows {
+		valid[i] = ValidRow{MerchantID: r.MerchantID, TS: parsed[i].TS, AmountMicro: parsed[i].AmountMicro, Type: r.Type, BuyerID: r.BuyerID}
+	}
+	build := Query
+	if single {
+		build = singleMerchantQuery
+	}
+	q, err := build(evalRowsTable, asOf, hasBuyer)
+	if err != nil {
+		return nil, lend.Wrap(lend.EINTERNAL, err, "building feature query")
+	}
+	return o.evalFeatures(q, map[string][][]value{evalRowsTable: evalRows(valid, hasBuyer)})
+}
+
 // features runs the registry's Query over rel (valid rows shaped like tx),
 // or its single-merchant form when rel is known to hold one merchant.
 func (o *Online) features(ctx context.Context, asOf time.Time, hasBuyer bool, rel string, single bool) ([]Row, error) {
@@ -793,27 +887,21 @@ func (r Row) Value(name string) (v *float64, ok bool) {
 	return nil, false
 }
 
-// Table functions of the fast path (OpenOnline): the batch, the history
-// rows and the stored pre-aggregate of the current call, read straight from
-// Go memory. A staging table costs an appender flush into fresh
-// transaction-local storage and a BEGIN/ROLLBACK (~0.6 ms a table, measured);
-// a table function costs neither. Their columns are the staging tables'.
-const (
-	srcBatch = "online_batch_rows"
-	srcHist  = "online_hist_rows"
-	srcPre   = "online_pre_rows"
-)
+// The table function of the fast path (OpenOnline): the batch of the
+// current call, read straight from Go memory by the validation query. A
+// staging table costs an appender flush into fresh transaction-local
+// storage and a BEGIN/ROLLBACK (~0.6 ms a table, measured); a table
+// function costs neither. Its columns are the staging table's.
+const srcBatch = "online_batch_rows"
 
-// goRows is one table function's rows for the current call: n rows (or,
-// with rows set, len(*rows)), row i written by fill. Bound once (prepared
-// statements keep the binding), so the rows change by changing n and fill,
-// under Online.mu. A query may scan it more than once (a CTE read twice):
-// each scan has its own cursor (the local state).
+// goRows is the table function's rows for the current call: n rows, row i
+// written by fill. Bound once (prepared statements keep the binding), so
+// the rows change by changing n and fill, under Online.mu. A query may
+// scan it more than once: each scan has its own cursor (the local state).
 type goRows struct {
 	cols []duckdb.ColumnInfo
 	n    int
 	fill func(r duckdb.Row, i int) error
-	rows *[][]any // srcPre: the pre-aggregate rows, whatever their number
 }
 
 func (s *goRows) ColumnInfos() []duckdb.ColumnInfo     { return s.cols }
@@ -830,11 +918,7 @@ func (s *goRows) NewLocalState() any { return new(int) }
 // FillRow writes the scan's next row.
 func (s *goRows) FillRow(state any, r duckdb.Row) (bool, error) {
 	i := state.(*int)
-	n := s.n
-	if s.rows != nil {
-		n = len(*s.rows)
-	}
-	if *i >= n {
+	if *i >= s.n {
 		return false, nil
 	}
 	if err := s.fill(r, *i); err != nil {
@@ -844,15 +928,15 @@ func (s *goRows) FillRow(state any, r duckdb.Row) (bool, error) {
 	return true, nil
 }
 
-// goSources are an Online's three table functions.
+// goSources are an Online's table functions (the batch only, now that the
+// pre-aggregate and the features run in sqleval).
 type goSources struct {
-	batch, hist, pre goRows
-	preRows          [][]any
+	batch goRows
 }
 
-// set makes the table functions yield batch (staged like CSV lines, buyer
-// ids present), history and base's pre-aggregate rows.
-func (g *goSources) set(batch []Tx, history []ValidRow, base *Pre) {
+// set makes the table function yield batch (staged like CSV lines, buyer
+// ids present).
+func (g *goSources) set(batch []Tx) {
 	g.batch.n = len(batch)
 	g.batch.fill = func(r duckdb.Row, i int) error {
 		t := &batch[i]
@@ -863,56 +947,28 @@ func (g *goSources) set(batch []Tx, history []ValidRow, base *Pre) {
 		}
 		return nil
 	}
-	g.hist.n = len(history)
-	g.hist.fill = func(r duckdb.Row, i int) error {
-		h := &history[i]
-		for c, v := range [...]any{h.MerchantID, h.TS.UTC(), h.AmountMicro, h.Type, h.BuyerID} {
-			if err := r.SetRowValue(c, v); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	g.preRows = nil
-	if base != nil {
-		g.preRows = base.rows
-	}
 }
 
-// clear empties the table functions after a call (no stale rows for a
+// clear empties the table function after a call (no stale rows for a
 // statement run outside one).
 func (g *goSources) clear() {
-	g.batch.n, g.batch.fill, g.hist.n, g.hist.fill, g.preRows = 0, nil, 0, nil, nil
+	g.batch.n, g.batch.fill = 0, nil
 }
 
-// registerSources registers the table functions on conn, each with the
-// columns of its staging table (created by init).
+// registerSources registers the table function on conn, with the columns
+// of the staging table (created by init).
 func registerSources(ctx context.Context, conn *sql.Conn) (*goSources, error) {
 	g := &goSources{}
-	g.pre.rows = &g.preRows
-	g.pre.fill = func(r duckdb.Row, i int) error {
-		for c, v := range g.preRows[i] {
-			if err := r.SetRowValue(c, v); err != nil {
-				return err
-			}
-		}
-		return nil
+	cols, err := tableColumns(ctx, conn, onlineTable)
+	if err != nil {
+		return nil, err
 	}
-	for _, t := range []struct {
-		name, table string
-		src         *goRows
-	}{{srcBatch, onlineTable, &g.batch}, {srcHist, histTable, &g.hist}, {srcPre, preTable, &g.pre}} {
-		cols, err := tableColumns(ctx, conn, t.table)
-		if err != nil {
-			return nil, err
-		}
-		t.src.cols = cols
-		src := t.src
-		err = duckdb.RegisterTableUDF(conn, t.name, duckdb.ParallelRowTableFunction{
-			BindArguments: func(map[string]any, ...any) (duckdb.ParallelRowTableSource, error) { return src, nil }})
-		if err != nil {
-			return nil, lend.Wrap(lend.EINTERNAL, err, "registering %s", t.name)
-		}
+	g.batch.cols = cols
+	src := &g.batch
+	err = duckdb.RegisterTableUDF(conn, srcBatch, duckdb.ParallelRowTableFunction{
+		BindArguments: func(map[string]any, ...any) (duckdb.ParallelRowTableSource, error) { return src, nil }})
+	if err != nil {
+		return nil, lend.Wrap(lend.EINTERNAL, err, "registering %s", srcBatch)
 	}
 	return g, nil
 }

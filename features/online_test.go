@@ -99,7 +99,7 @@ func checkParity(t *testing.T, asOf time.Time, path string, withComputeRows bool
 }
 
 // validRows validates rows as the service does on arrival and keeps them parsed.
-func validRows(t *testing.T, o *Online, rows []Tx) []ValidRow {
+func validRows(t testing.TB, o *Online, rows []Tx) []ValidRow {
 	t.Helper()
 	parsed, bad, err := o.Validate(context.Background(), rows)
 	if err != nil || bad != nil {

@@ -18,7 +18,9 @@
 // Placeholders @as_of (a TIMESTAMP literal, midnight UTC) and @has_buyer
 // (whether the input had a buyer_id column) are bound by bind. In batch, p is a
 // temp table that also carries per-file row/reject totals (the row counts come
-// from the same scan); online, p is a CTE over one merchant's staged rows.
+// from the same scan). Online (features/sqleval*.go), the same query text is
+// run by an in-process interpreter over the merchant's cached pre-aggregate
+// and new rows: one definition, two executors.
 package features
 
 import (

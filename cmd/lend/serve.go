@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -21,9 +20,6 @@ func init() { register(newServeCmd) }
 
 // demoKeysFile holds the demo keys --demo creates, inside the data directory.
 const demoKeysFile = "demo-keys.txt"
-
-// serveGCPercent is lend serve's GOGC unless the GOGC variable is set.
-const serveGCPercent = 400
 
 // demoMerchantID is the merchant the demo merchant key is bound to.
 const demoMerchantID = "m0000002"
@@ -51,13 +47,9 @@ func newServeCmd() *cobra.Command {
 				h = slog.NewJSONHandler(cmd.ErrOrStderr(), nil)
 			}
 			logger := slog.New(h)
-			if os.Getenv("GOGC") == "" {
-				// The server's live heap is small (tens of MB) and each request
-				// allocates tens of KB: Go's default GOGC=100 collects every few
-				// ms at thousands of requests/s. 400 cuts GC CPU ~4× for a few
-				// tens of MB more (docs/perf/api-resources.md).
-				debug.SetGCPercent(serveGCPercent)
-			}
+			// GOGC=api.GCPercent unless the GOGC variable is set; the
+			// benchmarks of docs/perf use the same call.
+			api.ApplyGCPercent()
 			if demo {
 				// The demo portfolio (merchants, features, model, credit lines) is
 				// built before the stores open; later starts reuse it.

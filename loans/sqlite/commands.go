@@ -1,81 +1,140 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/lendhq/lend"
 	"github.com/lendhq/lend/loans"
 )
+
+// idemKey is a command's idempotency key with the fingerprint a retry must
+// match: the client's request hash when the caller gives one, else a hash of
+// the command's request.
+type idemKey struct {
+	merchantID, key, op string
+	hash                [32]byte
+}
+
+// newIdemKey checks cmd's key and fingerprints the command. The request is
+// only encoded when there is no client fingerprint (the API always sends one).
+func newIdemKey(cmd loans.Cmd, opName string, req any) (idemKey, error) {
+	if strings.TrimSpace(cmd.MerchantID) == "" {
+		return idemKey{}, lend.FieldErrorf("merchant_id", "is required")
+	}
+	if cmd.IdempotencyKey == "" {
+		return idemKey{}, lend.FieldErrorf("idempotency_key", "is required")
+	}
+	if len(cmd.IdempotencyKey) > loans.MaxIdempotencyKeyLen {
+		return idemKey{}, lend.FieldErrorf("idempotency_key", "longer than %d bytes", loans.MaxIdempotencyKeyLen)
+	}
+	var body []byte
+	if len(cmd.RequestHash) == 0 {
+		var err error
+		if body, err = json.Marshal(req); err != nil {
+			return idemKey{}, internal(err, "hash request")
+		}
+	}
+	h, err := loans.IdempotencyHash(opName, cmd, body)
+	if err != nil {
+		return idemKey{}, err
+	}
+	return idemKey{merchantID: cmd.MerchantID, key: cmd.IdempotencyKey, op: opName, hash: h}, nil
+}
+
+// replay is the answer to a stored key: its response when op and fingerprint
+// match, else EUNPROCESSABLE. An application's key stores a reference to
+// its row (appRef), read back here.
+func (k *idemKey) replay(tx *Tx, storedOp string, storedHash, resp []byte) ([]byte, error) {
+	if storedOp != k.op || string(storedHash) != string(k.hash[:]) {
+		return nil, &lend.Error{Code: lend.EUNPROCESSABLE, Field: "idempotency_key",
+			Message: "idempotency key " + k.key + " was already used for a different request"}
+	}
+	if k.op == "application" && bytes.HasPrefix(resp, appRefPrefix) {
+		id, err := strconv.ParseInt(string(resp[len(appRefPrefix):]), 10, 64)
+		if err != nil {
+			return nil, lend.Errorf(lend.EINTERNAL, "idempotency key %s: corrupt application reference %q", k.key, resp)
+		}
+		var body []byte
+		if err := tx.QueryRow(`SELECT body FROM applications WHERE id = ?`, id).Scan(&body); err != nil {
+			return nil, internal(err, "replay application")
+		}
+		return (&appRow{body: body}).response(id), nil
+	}
+	return resp, nil
+}
+
+// run runs fn under the key inside the writer's transaction: a stored key
+// returns its stored response bytes (or EUNPROCESSABLE) without running fn;
+// otherwise fn's answer is returned and what replays it is stored with the
+// key (stored, or when nil the answer, then the response bytes).
+func (k *idemKey) run(s *Store, tx *Tx, fn func(tx *Tx) (answer any, stored []byte, err error)) (any, error) {
+	var storedOp string
+	var storedHash, resp []byte
+	err := tx.QueryRow(`SELECT op, request_hash, response FROM loans_idempotency WHERE merchant_id = ? AND key = ?`,
+		k.merchantID, k.key).Scan(&storedOp, &storedHash, &resp)
+	switch {
+	case err == nil:
+		return k.replay(tx, storedOp, storedHash, resp)
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, internal(err, "idempotency lookup")
+	}
+	answer, stored, err := fn(tx)
+	if err != nil {
+		return nil, err
+	}
+	if stored == nil {
+		stored = answer.([]byte)
+	}
+	if _, err := tx.Exec(`INSERT INTO loans_idempotency VALUES (?, ?, ?, ?, ?, ?)`, k.merchantID, k.key,
+		k.op, k.hash[:], stored, nowText(s.now())); err != nil {
+		return nil, internal(err, "store idempotency key")
+	}
+	return answer, nil
+}
+
+// decodeResponse decodes the response bytes a command's writer function
+// returned. Decoding happens in the caller's goroutine, off the single
+// writer, and a first answer is decoded from the same bytes as a replay, so
+// both are identical.
+func decodeResponse[T any](v any, err error) (T, error) {
+	var out T
+	if err != nil {
+		return out, err
+	}
+	if err := json.Unmarshal(v.([]byte), &out); err != nil {
+		return out, internal(err, "decode response")
+	}
+	return out, nil
+}
 
 // idempotent runs a mutating command under cmd's idempotency key, inside the
 // writer's transaction: a stored key with the same operation and request
 // returns the stored response without running fn; with a different request it
 // is EUNPROCESSABLE; otherwise fn runs and its response is stored with it.
 func idempotent[T any](s *Store, ctx context.Context, cmd loans.Cmd, opName string, req any, fn func(tx *Tx) (T, error)) (T, error) {
-	var zero T
-	if strings.TrimSpace(cmd.MerchantID) == "" {
-		return zero, lend.FieldErrorf("merchant_id", "is required")
-	}
-	if cmd.IdempotencyKey == "" {
-		return zero, lend.FieldErrorf("idempotency_key", "is required")
-	}
-	if len(cmd.IdempotencyKey) > loans.MaxIdempotencyKeyLen {
-		return zero, lend.FieldErrorf("idempotency_key", "longer than %d bytes", loans.MaxIdempotencyKeyLen)
-	}
-	body, err := json.Marshal(req)
+	k, err := newIdemKey(cmd, opName, req)
 	if err != nil {
-		return zero, internal(err, "hash request")
-	}
-	h, err := loans.IdempotencyHash(opName, cmd, body)
-	if err != nil {
+		var zero T
 		return zero, err
 	}
-	v, err := s.exec(ctx, false, func(tx *Tx) (any, error) {
-		var storedOp string
-		var storedHash, resp []byte
-		err := tx.QueryRow(`SELECT op, request_hash, response FROM loans_idempotency WHERE merchant_id = ? AND key = ?`,
-			cmd.MerchantID, cmd.IdempotencyKey).Scan(&storedOp, &storedHash, &resp)
-		switch {
-		case err == nil:
-			if storedOp != opName || string(storedHash) != string(h[:]) {
-				return nil, &lend.Error{Code: lend.EUNPROCESSABLE, Field: "idempotency_key",
-					Message: "idempotency key " + cmd.IdempotencyKey + " was already used for a different request"}
+	return decodeResponse[T](s.exec(ctx, false, func(tx *Tx) (any, error) {
+		return k.run(s, tx, func(tx *Tx) (any, []byte, error) {
+			out, err := fn(tx)
+			if err != nil {
+				return nil, nil, err
 			}
-			var out T
-			if err := json.Unmarshal(resp, &out); err != nil {
-				return nil, internal(err, "decode stored response")
-			}
-			return out, nil
-		case !errors.Is(err, sql.ErrNoRows):
-			return nil, internal(err, "idempotency lookup")
-		}
-		out, err := fn(tx)
-		if err != nil {
-			return nil, err
-		}
-		resp, err = json.Marshal(out)
-		if err != nil {
-			return nil, internal(err, "encode response")
-		}
-		if _, err := tx.Exec(`INSERT INTO loans_idempotency VALUES (?, ?, ?, ?, ?, ?)`, cmd.MerchantID, cmd.IdempotencyKey,
-			opName, h[:], resp, nowText(s.now())); err != nil {
-			return nil, internal(err, "store idempotency key")
-		}
-		// Return what a replay will return, byte for byte.
-		var replay T
-		if err := json.Unmarshal(resp, &replay); err != nil {
-			return nil, internal(err, "decode response")
-		}
-		return replay, nil
-	})
-	if err != nil {
-		return zero, err
-	}
-	return v.(T), nil
+			resp, err := json.Marshal(out)
+			return resp, nil, internal(err, "encode response")
+		})
+	}))
 }
 
 // postEntry writes one journal entry after asserting it balances; an
@@ -369,55 +428,167 @@ func (s *Store) disburse(tx *Tx, l *loans.Loan, sched []loans.Installment) (loan
 }
 
 // CreateApplication stores an application with its decision and offer (the
-// decision itself is made by the scoring package).
+// decision itself is made by the scoring package). The application is
+// checked and encoded before it reaches the writer, which only looks up the
+// key and inserts; consecutive applications in a group commit share their
+// statements (bulkApplications).
 func (s *Store) CreateApplication(ctx context.Context, cmd loans.Cmd, app loans.Application) (loans.Application, error) {
 	if app.MerchantID == "" {
 		app.MerchantID = cmd.MerchantID
 	}
-	return idempotent(s, ctx, cmd, "application", app, func(tx *Tx) (loans.Application, error) {
-		if app.MerchantID != cmd.MerchantID {
-			return app, lend.FieldErrorf("merchant_id", "does not match the caller")
-		}
-		if app.AmountMinor <= 0 {
-			return app, lend.FieldErrorf("amount_minor", "must be > 0")
-		}
-		if app.Product == "" {
-			app.Product = loans.ProductTerm
-		}
-		if app.Product != loans.ProductTerm {
-			return app, lend.FieldErrorf("product", "%q: applications are for term loans; draw on the line for revolving credit", app.Product)
-		}
-		switch app.Decision {
-		case loans.DecisionApproved, loans.DecisionCounterOffer:
-			if app.Offer == nil {
-				return app, lend.FieldErrorf("offer", "is required for decision %s", app.Decision)
-			}
-			t := loans.Terms{PrincipalMinor: app.Offer.AmountMinor, Rate: app.Offer.APR, Periods: app.Offer.TermPeriods, Method: app.Method,
-				Frequency: app.Frequency, EveryDays: app.EveryDays, DayCount: app.DayCount, Start: loans.Day(s.now())}
-			if err := t.Validate(); err != nil {
-				return app, err
-			}
-			app.Method, app.Frequency, app.DayCount = t.Method, t.Frequency, t.DayCount
-			app.Status = loans.AppOpen
-			if app.Offer.ExpiresAt.IsZero() {
-				app.Offer.ExpiresAt = s.now().Add(s.policy.OfferValidity).UTC()
-			}
-		case loans.DecisionDeclined:
-			app.Status = loans.AppDeclined
-			app.Offer = nil
-		default:
-			return app, lend.FieldErrorf("decision", "%q is not approved, counter_offer or declined", app.Decision)
-		}
-		app.CreatedAt = s.now().UTC()
-		body, _ := json.Marshal(app)
-		res, err := tx.Exec(`INSERT INTO applications (merchant_id, body, status, created_at) VALUES (?, ?, ?, ?)`,
-			app.MerchantID, string(body), app.Status, nowText(app.CreatedAt))
+	k, err := newIdemKey(cmd, "application", app)
+	if err != nil {
+		return loans.Application{}, err
+	}
+	r := &appRow{k: k}
+	if r.pre = s.checkApplication(cmd, &app); r.pre == nil {
+		body, err := json.Marshal(app)
 		if err != nil {
-			return app, internal(err, "insert application")
+			return loans.Application{}, internal(err, "encode application")
 		}
-		app.ID, _ = res.LastInsertId()
+		r.body, r.status, r.created = body, app.Status, nowText(app.CreatedAt)
+	}
+	v, err := s.submit(ctx, op{fn: r.single(s), app: r})
+	if id, ok := v.(newApp); ok && err == nil {
+		if !utf8Strings(&app) {
+			// Encoding replaced invalid UTF-8: answer what a replay decodes.
+			return decodeResponse[loans.Application](r.response(int64(id)), nil)
+		}
+		// Inserted now: the answer is the application itself, which encodes
+		// to the bytes a replay decodes (the body with its id), so it is not
+		// decoded from them (TestApplicationAnswerIsItsReplay).
+		app.ID = int64(id)
+		app.Reasons = slices.Clone(app.Reasons)
+		if app.Offer != nil {
+			o := *app.Offer
+			app.Offer = &o
+		}
 		return app, nil
-	})
+	}
+	return decodeResponse[loans.Application](v, err)
+}
+
+// utf8Strings reports whether every string of app is valid UTF-8, so that
+// its JSON encoding decodes back to the same strings.
+func utf8Strings(app *loans.Application) bool {
+	for _, v := range []string{app.MerchantID, app.Currency, string(app.Product), string(app.Method), string(app.Frequency),
+		string(app.DayCount), app.Decision, app.ModelID, app.Grade, app.Status} {
+		if !utf8.ValidString(v) {
+			return false
+		}
+	}
+	for _, v := range app.Reasons {
+		if !utf8.ValidString(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// newApp is the writer's answer to an application it inserted: its id.
+type newApp int64
+
+// checkApplication validates app for the caller of cmd and fills what the
+// store decides: defaults, status, offer expiry and creation time.
+func (s *Store) checkApplication(cmd loans.Cmd, app *loans.Application) error {
+	if app.MerchantID != cmd.MerchantID {
+		return lend.FieldErrorf("merchant_id", "does not match the caller")
+	}
+	if app.AmountMinor <= 0 {
+		return lend.FieldErrorf("amount_minor", "must be > 0")
+	}
+	if app.Product == "" {
+		app.Product = loans.ProductTerm
+	}
+	if app.Product != loans.ProductTerm {
+		return lend.FieldErrorf("product", "%q: applications are for term loans; draw on the line for revolving credit", app.Product)
+	}
+	now := s.now()
+	switch app.Decision {
+	case loans.DecisionApproved, loans.DecisionCounterOffer:
+		if app.Offer == nil {
+			return lend.FieldErrorf("offer", "is required for decision %s", app.Decision)
+		}
+		t := loans.Terms{PrincipalMinor: app.Offer.AmountMinor, Rate: app.Offer.APR, Periods: app.Offer.TermPeriods, Method: app.Method,
+			Frequency: app.Frequency, EveryDays: app.EveryDays, DayCount: app.DayCount, Start: loans.Day(now)}
+		if err := t.Validate(); err != nil {
+			return err
+		}
+		app.Method, app.Frequency, app.DayCount = t.Method, t.Frequency, t.DayCount
+		app.Status = loans.AppOpen
+		if app.Offer.ExpiresAt.IsZero() {
+			app.Offer.ExpiresAt = now.Add(s.policy.OfferValidity).UTC()
+		}
+	case loans.DecisionDeclined:
+		app.Status = loans.AppDeclined
+		app.Offer = nil
+	default:
+		return lend.FieldErrorf("decision", "%q is not approved, counter_offer or declined", app.Decision)
+	}
+	app.CreatedAt = now.UTC()
+	return nil
+}
+
+// appRow is one application command as the writer inserts it.
+type appRow struct {
+	k       idemKey
+	body    []byte // the checked Application as JSON, id 0 (applications.body)
+	status  string
+	created string
+	// pre is the check's verdict, returned only after the key lookup, so a
+	// retry of a stored key replays (or is 422) whatever its body.
+	pre error
+}
+
+// appRefPrefix begins the stored response of an application's key: a
+// reference to its applications row instead of a second copy of it. The
+// response is the row's body with its id (appRow.response), and the body is
+// never updated (accepting changes the status and loan_id columns), so a
+// replay rebuilds the first answer byte for byte from half the bytes
+// written. Keys stored before hold the response itself, replayed as is.
+var appRefPrefix = []byte("application:")
+
+// appRef is the stored response of the key of application id.
+func appRef(id int64) []byte { return strconv.AppendInt(append([]byte(nil), appRefPrefix...), id, 10) }
+
+// appIDPrefix begins every encoded Application (ID is its first field).
+var appIDPrefix = []byte(`{"id":0,`)
+
+// response is the stored application with id as the command's response: its
+// body with the id in place (what json.Marshal gives for the application
+// with ID set, checked by TestApplicationResponseIsItsEncoding).
+func (r *appRow) response(id int64) []byte {
+	if !bytes.HasPrefix(r.body, appIDPrefix) {
+		var app loans.Application
+		if json.Unmarshal(r.body, &app) == nil {
+			app.ID = id
+			if b, err := json.Marshal(app); err == nil {
+				return b
+			}
+		}
+	}
+	out := make([]byte, 0, len(r.body)+20)
+	out = append(out, `{"id":`...)
+	out = strconv.AppendInt(out, id, 10)
+	return append(out, r.body[len(appIDPrefix)-1:]...)
+}
+
+// single is the command run on its own (in its savepoint).
+func (r *appRow) single(s *Store) func(tx *Tx) (any, error) {
+	return func(tx *Tx) (any, error) {
+		return r.k.run(s, tx, func(tx *Tx) (any, []byte, error) {
+			if r.pre != nil {
+				return nil, nil, r.pre
+			}
+			res, err := tx.Exec(`INSERT INTO applications (merchant_id, body, status, created_at) VALUES (?, ?, ?, ?)`,
+				r.k.merchantID, string(r.body), r.status, r.created)
+			if err != nil {
+				return nil, nil, internal(err, "insert application")
+			}
+			id, _ := res.LastInsertId()
+			return newApp(id), appRef(id), nil
+		})
+	}
 }
 
 func loadApplication(q interface {

@@ -6,7 +6,8 @@
 // MaxGroupCommit), runs each inside its own SAVEPOINT within one BEGIN
 // IMMEDIATE transaction, and acknowledges them only after the COMMIT is
 // durable. A failing command rolls back to its savepoint and leaves nothing
-// behind; the others commit. One writer means commands on a loan or a credit
+// behind; the others commit. Consecutive applications of a group share
+// multi-row statements in one savepoint (bulk.go), with the same results. One writer means commands on a loan or a credit
 // line are serialized, so two concurrent draws can never exceed a line.
 // Reads use the other pooled connections and see committed snapshots.
 package sqlite
@@ -25,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lendhq/lend"
@@ -102,6 +104,9 @@ type Store struct {
 	closed bool
 	// now is the wall clock (tests may replace it).
 	now func() time.Time
+	// bulkRuns and bulkDeclined count runs of applications answered in
+	// bulk and runs left to the one-by-one path (tests assert which ran).
+	bulkRuns, bulkDeclined atomic.Int64
 }
 
 var _ loans.Store = (*Store)(nil)
@@ -232,6 +237,9 @@ type op struct {
 	ctx  context.Context
 	fn   func(tx *Tx) (any, error)
 	solo bool // run alone in its own transaction (close of business)
+	// app, when set, is the application fn inserts: the writer may insert
+	// it together with its neighbours in the group (bulkApplications).
+	app  *appRow
 	done chan result
 }
 
@@ -247,7 +255,12 @@ var errClosed = lend.Errorf(lend.EINTERNAL, "loans store is closed")
 // rolls back. The wait ignores ctx once the command is queued: the caller must
 // learn the outcome of a command that may already be committed.
 func (s *Store) exec(ctx context.Context, solo bool, fn func(tx *Tx) (any, error)) (any, error) {
-	o := op{ctx: ctx, fn: fn, solo: solo, done: make(chan result, 1)}
+	return s.submit(ctx, op{fn: fn, solo: solo})
+}
+
+// submit queues o for the writer and waits for its result, as exec.
+func (s *Store) submit(ctx context.Context, o op) (any, error) {
+	o.ctx, o.done = ctx, make(chan result, 1)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -314,7 +327,32 @@ func (s *Store) runGroup(batch []op) {
 	}
 	tx := &Tx{Tx: stx, c: s.stmts}
 	ok := 0
+	scanned, bulkDone := 0, 0 // batch[:scanned] looked at for a bulk run; batch[:bulkDone] answered in bulk
 	for i, o := range batch {
+		if i >= scanned {
+			j := bulkRun(batch, i)
+			scanned = max(j, i+1)
+			if j-i >= 2 {
+				done, err := s.bulkApplications(tx, batch[i:j], results[i:j])
+				if err != nil {
+					// The transaction is unusable: fail the whole group.
+					tx.Rollback()
+					for k := range batch {
+						batch[k].done <- result{err: err}
+					}
+					return
+				}
+				if done {
+					bulkDone = j
+					s.bulkRuns.Add(1)
+				} else {
+					s.bulkDeclined.Add(1)
+				}
+			}
+		}
+		if i < bulkDone {
+			continue
+		}
 		if _, err := tx.Exec("SAVEPOINT cmd"); err != nil {
 			results[i] = result{err: lend.Wrap(lend.EINTERNAL, err, "savepoint: %v", err)}
 			continue

@@ -59,28 +59,51 @@ func (c *stmtCache) close() {
 type Tx struct {
 	*sql.Tx
 	c *stmtCache
+	// bound keeps each statement bound to this transaction once: a group
+	// commit runs the same few statements for every command, and binding
+	// (sql.Tx.Stmt) allocates and locks each time. database/sql closes them
+	// with the transaction.
+	bound map[*sql.Stmt]*sql.Stmt
+}
+
+// stmt returns q prepared and bound to the transaction, or nil (run q
+// unprepared).
+func (t *Tx) stmt(q string) *sql.Stmt {
+	st := t.c.get(q)
+	if st == nil {
+		return nil
+	}
+	if b, ok := t.bound[st]; ok {
+		return b
+	}
+	if t.bound == nil {
+		t.bound = make(map[*sql.Stmt]*sql.Stmt)
+	}
+	b := t.Tx.Stmt(st)
+	t.bound[st] = b
+	return b
 }
 
 // Exec runs q as a cached statement inside the transaction.
 func (t *Tx) Exec(q string, args ...any) (sql.Result, error) {
-	if st := t.c.get(q); st != nil {
-		return t.Tx.Stmt(st).Exec(args...)
+	if st := t.stmt(q); st != nil {
+		return st.Exec(args...)
 	}
 	return t.Tx.Exec(q, args...)
 }
 
 // QueryRow runs q as a cached statement inside the transaction.
 func (t *Tx) QueryRow(q string, args ...any) *sql.Row {
-	if st := t.c.get(q); st != nil {
-		return t.Tx.Stmt(st).QueryRow(args...)
+	if st := t.stmt(q); st != nil {
+		return st.QueryRow(args...)
 	}
 	return t.Tx.QueryRow(q, args...)
 }
 
 // Query runs q as a cached statement inside the transaction.
 func (t *Tx) Query(q string, args ...any) (*sql.Rows, error) {
-	if st := t.c.get(q); st != nil {
-		return t.Tx.Stmt(st).Query(args...)
+	if st := t.stmt(q); st != nil {
+		return st.Query(args...)
 	}
 	return t.Tx.Query(q, args...)
 }
