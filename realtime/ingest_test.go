@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -267,12 +268,14 @@ func TestIngestSeesOtherProcesses(t *testing.T) {
 	}
 	defer db.Close()
 	asOf := time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC)
+	answers := map[string][]byte{}
 	step := func(svc *realtime.Service, got *seen, key string, tx realtime.Transaction) realtime.IngestResult {
 		t.Helper()
 		body, err := svc.Ingest(ctx, "m1", key, "h-"+key, []realtime.Transaction{tx})
 		if err != nil {
 			t.Fatalf("%s: %v", key, err)
 		}
+		answers[key] = body
 		all = append(all, tx)
 		want, ok := batchFeatures(t, db, asOf, "m1", all)
 		sameFeatures(t, key, got, asOf, want, ok)
@@ -301,4 +304,67 @@ func TestIngestSeesOtherProcesses(t *testing.T) {
 	}
 	// And the other way round: B, which cached before A's last batches.
 	step(b, &gotB, "b2", realtime.Transaction{TS: "2025-03-31T11:50:00Z", Amount: "10.00", Type: "sale", BuyerID: "b5"})
+	// A key answered by one process replays byte for byte from the other,
+	// which never held that answer in memory, after the line and the clock
+	// moved: the response was durable before it was answered.
+	clock.t = clock.t.Add(2 * time.Hour)
+	for _, k := range []struct {
+		svc *realtime.Service
+		key string
+	}{{b, "a1"}, {a, "b1"}, {b, "a4"}} {
+		again, err := k.svc.Ingest(ctx, "m1", k.key, "h-"+k.key, []realtime.Transaction{{TS: "2025-03-31T23:00:00Z", Amount: "1.00", Type: "sale"}})
+		if err != nil || string(again) != string(answers[k.key]) {
+			t.Fatalf("replay of %s: %v\n%s\nwant\n%s", k.key, err, again, answers[k.key])
+		}
+	}
+}
+
+// failingRecord is the real SQLite store whose response record fails: the
+// fault a full disk or a lost database connection causes between the line
+// decision and the answer.
+type failingRecord struct{ *rtsqlite.Store }
+
+func (failingRecord) SetResponse(context.Context, int64, []byte) error {
+	return errors.New("disk full")
+}
+
+// TestIngestNotAnsweredUntilRecorded: an ingest whose response cannot be
+// recorded is not acknowledged (an error, not the body), and a retry of its
+// key on a healthy process answers — and from then on replays — one response.
+func TestIngestNotAnsweredUntilRecorded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lend.db")
+	clock := &benchClock{t: time.Date(2025, 3, 31, 12, 0, 0, 0, time.UTC)}
+	var got seen
+	healthy, ls, st := openService(t, path, clock, &got)
+	ctx := context.Background()
+	apr, _ := loans.ParseRate("apr", "0.18")
+	if _, err := ls.UpsertCreditLines(ctx, []loans.CreditLineUpdate{{MerchantID: "m1", Currency: "USD", LimitMinor: 500_000, APR: apr, Grade: "B", ModelID: "seed", AsOf: "2025-03-30"}}); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := scoring.LoadEngine(filepath.Join("..", "scoring", "testdata", "golden_model.json"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken, err := realtime.New(ctx, realtime.Config{Store: failingRecord{st}, Loans: ls, Engines: fixedEngine{eng}, Now: clock.now, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broken.Close()
+	txs := []realtime.Transaction{{TS: "2025-03-31T11:00:00Z", Amount: "30.00", Type: "sale", BuyerID: "b1"}}
+	if body, err := broken.Ingest(ctx, "m1", "k1", "h1", txs); err == nil {
+		t.Fatalf("acknowledged without a recorded response: %s", body)
+	}
+	first, err := healthy.Ingest(ctx, "m1", "k1", "h1", txs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.t = clock.t.Add(time.Hour)
+	again, err := healthy.Ingest(ctx, "m1", "k1", "h1", txs)
+	if err != nil || string(again) != string(first) {
+		t.Fatalf("replay: %v\n%s\nwant\n%s", err, again, first)
+	}
+	var res realtime.IngestResult
+	if err := json.Unmarshal(first, &res); err != nil || res.Accepted != 1 {
+		t.Fatalf("answer %s: %v", first, err)
+	}
 }

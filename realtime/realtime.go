@@ -138,14 +138,12 @@ type Config struct {
 
 // Service ingests transactions and re-decides credit lines.
 type Service struct {
-	cfg        Config
-	rules      Rules
-	workers    chan *features.Online
-	locks      [lockStripes]sync.Mutex
-	cache      signalCache
-	hist       histCache
-	pending    sync.WaitGroup // replay records being written
-	unrecorded sync.Map       // batch id → response not yet recorded
+	cfg     Config
+	rules   Rules
+	workers chan *features.Online
+	locks   [lockStripes]sync.Mutex
+	cache   signalCache
+	hist    histCache
 }
 
 // New validates cfg and opens the feature workers.
@@ -197,10 +195,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Close waits for the replay records being written and releases the
+// Close releases the
 // feature workers (after in-flight calls return them).
 func (s *Service) Close() error {
-	s.pending.Wait()
 	for i := 0; i < cap(s.workers); i++ {
 		select {
 		case o := <-s.workers:
@@ -355,24 +352,11 @@ func (s *Service) Ingest(ctx context.Context, merchantID, key, requestHash strin
 			return nil, err
 		}
 	}
-	body, err := json.Marshal(&res)
-	if err != nil {
-		return nil, lend.Wrap(lend.EINTERNAL, err, "encoding ingest result")
-	}
-	// The rows and the line change are durable; the replay record is written
-	// after the answer. Until it commits, a replay in this process is answered
-	// from memory (these bytes); after a crash before it commits, a replay
-	// re-decides from the stored rows (replay below).
-	s.unrecorded.Store(b.ID, body)
-	s.pending.Add(1)
-	go func() {
-		defer s.pending.Done()
-		if err := s.cfg.Store.SetResponse(context.WithoutCancel(ctx), b.ID, body); err != nil {
-			s.cfg.Logger.Error("recording an ingest response; a replay will re-decide", "batch_id", b.ID, "err", err)
-		}
-		s.unrecorded.Delete(b.ID)
-	}()
-	return body, nil
+	// The response is recorded durably before it is answered, so a replay
+	// of the key returns these bytes even after a crash; a crash before the
+	// record commits leaves a stored batch without a response, which no
+	// client has seen, and a retry re-decides (replay).
+	return s.record(ctx, b.ID, &res)
 }
 
 // nextEntry is the merchant's cache entry after its batch b was stored:
@@ -403,10 +387,8 @@ func (s *Service) replay(ctx context.Context, b Batch, requestHash string) ([]by
 	if b.Response != nil {
 		return b.Response, nil
 	}
-	if body, ok := s.unrecorded.Load(b.ID); ok {
-		return body.([]byte), nil
-	}
-	// Recorded since the first read (the record commits before it leaves memory)?
+	// Recorded since the first read (by another process that stored the
+	// batch and was still deciding)?
 	if again, found, err := s.cfg.Store.Batch(ctx, b.MerchantID, b.IdempotencyKey); err != nil {
 		return nil, err
 	} else if found && again.Response != nil {
