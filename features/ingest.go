@@ -27,7 +27,9 @@ const (
 	MaxLineBytes = 1 << 20
 	// MaxRawBytes bounds the raw row copied into the rejects file.
 	MaxRawBytes = 4096
-	// MaxAmount is the largest accepted amount in major units (DECIMAL(18,6) holds < 10^12).
+	// MaxAmount is the largest whole number of major units an amount may
+	// have: amounts are DECIMAL(18,6), so every accepted amount is below
+	// MaxAmount + 1 (999999999999.999999 is the largest).
 	MaxAmount = 999_999_999_999
 )
 
@@ -511,7 +513,7 @@ func validationSQL(src string, staged bool, tsKind, amtKind kind, hasBuyer bool)
  WHEN %[9]s THEN 'ts: missing'
  WHEN p_ts IS NULL THEN 'ts: not RFC 3339 or YYYY-MM-DD HH:MM:SS[.fff]'
  %[3]s
- WHEN p_amount IS NULL THEN 'amount: exceeds %[4]d'
+ WHEN p_amount IS NULL THEN 'amount: exceeds %[4]d.999999'
  WHEN p_amount <= 0 THEN 'amount: must be > 0'
  WHEN type IS NULL OR type NOT IN ('sale', 'refund', 'chargeback') THEN 'type: must be sale, refund or chargeback'
  END AS reason,

@@ -3,7 +3,9 @@ package features
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"math"
+	"math/big"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -217,8 +219,16 @@ func refValid(m, ts, amount, typ string) bool {
 	if !refAmtRe.MatchString(amount) {
 		return false
 	}
-	v, err := strconv.ParseFloat(amount, 64)
-	if err != nil || v > MaxAmount || v < 0.0000005 { // rounds to 0 at 6 decimals
+	// Exactly: the amount rounded half up to 6 decimals (DECIMAL(18,6)) must
+	// be positive and below MaxAmount + 1.
+	r, ok := new(big.Rat).SetString(amount)
+	if !ok {
+		return false
+	}
+	micro := new(big.Rat).Mul(r, big.NewRat(1_000_000, 1))
+	micro.Add(micro, big.NewRat(1, 2))
+	m6 := new(big.Int).Div(micro.Num(), micro.Denom()) // floor for positive values
+	if r.Sign() <= 0 || m6.Sign() <= 0 || m6.Cmp(new(big.Int).Mul(big.NewInt(MaxAmount+1), big.NewInt(1_000_000))) >= 0 {
 		return false
 	}
 	return typ == "sale" || typ == "refund" || typ == "chargeback"
@@ -249,6 +259,9 @@ func FuzzValidateRow(f *testing.F) {
 		{"m", "2024-01-01 10:00:00", "inf", "sale"},
 		{"m", "2024-01-01 10:00:00", "0.0000001", "sale"},
 		{"m", "2024-01-01 10:00:00", "999999999999.9999999", "sale"},
+		{"m", "2024-01-01 10:00:00", "999999999999.9999994", "sale"},
+		{"m", "2024-01-01 10:00:00", "999999999999.5", "sale"},
+		{"m", "2024-01-01 10:00:00", "0.0000005", "sale"},
 		{"m", "2024-01-01 10:00:00", "1", "Sale"},
 		{"m", "0000-01-01 00:00:00", "1", "sale"},
 	} {
@@ -488,5 +501,247 @@ func BenchmarkOnlineIncremental(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestOnlineParityWideSums: a merchant whose stored history holds many rows
+// of the largest amount (MaxAmount: 10^18 − 10^6 micro-units, so ten of
+// them pass int64) gets the same features online
+// (sqleval: ValidateAndComputeFrom over the history, then batch after batch
+// folded into the cached pre-aggregate whose sums are already past int64) as
+// in the batch pipeline (DuckDB, ComputeRows), bit for bit. DuckDB computes
+// these sums as DECIMAL(38,6) and answers; it does not fail, so neither may
+// the online path. The history enters as parsed rows (ValidRow, what the
+// service stores): the online validation of such amounts is
+// TestOnlineValidateLargeAmount.
+func TestOnlineParityWideSums(t *testing.T) {
+	ctx := context.Background()
+	asOf := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// MaxAmount, the largest amount SPEC-side (the validation SQL also takes
+	// fractions above it, up to DECIMAL(18,6)'s 999999999999.999999).
+	maxAmt, maxMicro := strconv.Itoa(MaxAmount), int64(MaxAmount)*1_000_000
+	var rows []Tx
+	var hist []ValidRow
+	add := func(daysBack float64, amount string, micro int64, typ, buyer string) {
+		ts := asOf.Add(-time.Duration(daysBack * float64(24*time.Hour))).Truncate(time.Second)
+		rows = append(rows, Tx{MerchantID: "m-max", TS: ts.Format("2006-01-02 15:04:05"), Amount: amount, Type: typ, BuyerID: buyer})
+		hist = append(hist, ValidRow{MerchantID: "m-max", TS: ts, AmountMicro: micro, Type: typ, BuyerID: buyer})
+	}
+	// W(90): 25 maximal sales (one buyer takes 14 of them: its b90 sum is
+	// past 2^63 too), 12 maximal refunds and 3 chargebacks; the previous 90
+	// days 11 maximal sales; buckets 6–12 hold 16–22 maximal sales each, so
+	// K = 12 and the CV and trend run over bucket sums past int64.
+	for k := 0; k < 25; k++ {
+		buyer := "big"
+		if k >= 14 {
+			buyer = fmt.Sprintf("b%d", k)
+		}
+		add(1+float64(k)*3.3, maxAmt, maxMicro, "sale", buyer)
+	}
+	for k := 0; k < 12; k++ {
+		add(2+float64(k)*5, maxAmt, maxMicro, "refund", "")
+	}
+	for k := 0; k < 3; k++ {
+		add(4+float64(k)*7, maxAmt, maxMicro, "chargeback", "")
+	}
+	for k := 0; k < 11; k++ {
+		add(95+float64(k)*7, maxAmt, maxMicro, "sale", "big")
+	}
+	for k := 6; k <= 12; k++ {
+		for j := 0; j < 10+k; j++ {
+			add(float64(30*(k-1))+1+float64(j)*0.9, maxAmt, maxMicro, "sale", "")
+		}
+		add(float64(30*(k-1))+2.5, "0.000001", 1, "sale", "")
+	}
+	add(363, "12.34", 12_340_000, "sale", "old")
+	db := testDB(t)
+	want, err := ComputeRows(ctx, db, asOf, true, rows)
+	if err != nil || len(want) != 1 {
+		t.Fatalf("batch: %d rows, %v", len(want), err)
+	}
+	// The sums really are past int64 (9.22 × 10^12 major units).
+	if v := want[0].Num()["sales_amount_90d"]; v < 2.4e13 {
+		t.Fatalf("sales_amount_90d = %v: the history does not overflow int64", v)
+	}
+	o, err := OpenOnline(ctx, "256MB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	_, bad, got, ok, pre, err := o.ValidateAndComputeFrom(ctx, asOf, nil, hist, nil, nil)
+	if err != nil || bad != nil || !ok {
+		t.Fatalf("history: ok %v bad %v err %v", ok, bad, err)
+	}
+	compareRow(t, "ValidateAndComputeFrom", want[0], got)
+	// New batches (amounts the online validation takes) folded one after
+	// another into the pre-aggregate whose sums are past int64.
+	all := rows
+	for b := 0; b < 4; b++ {
+		var batch []Tx
+		for j := 0; j < 5; j++ {
+			ts := asOf.Add(-time.Duration(b*7+j+1) * 3 * time.Hour)
+			batch = append(batch, Tx{MerchantID: "m-max", TS: ts.Format("2006-01-02 15:04:05"), Amount: "999999.999999", Type: []string{"sale", "refund", "sale", "chargeback", "sale"}[j], BuyerID: []string{"big", "", "n", "", ""}[j]})
+		}
+		_, bad, got, ok, next, err := o.ValidateAndComputeFrom(ctx, asOf, pre, nil, batch, nil)
+		if err != nil || bad != nil || !ok {
+			t.Fatalf("batch %d: ok %v bad %v err %v", b, ok, bad, err)
+		}
+		all = append(all, batch...)
+		w, err := ComputeRows(ctx, db, asOf, true, all)
+		if err != nil || len(w) != 1 {
+			t.Fatalf("batch %d: %d rows, %v", b, len(w), err)
+		}
+		compareRow(t, "ValidateAndComputeFrom (folded)", w[0], got)
+		pre = next
+	}
+}
+
+// TestOnlineValidateLargeAmount: the online validation accepts every amount
+// the batch pipeline accepts, up to MaxAmount, with its exact micro-units.
+func TestOnlineValidateLargeAmount(t *testing.T) {
+	o, err := OpenOnline(context.Background(), "256MB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	for _, c := range []struct {
+		a     string
+		micro int64
+	}{{"999999.999999", 999_999_999_999}, {"1000000", 1_000_000_000_000}, {strconv.Itoa(MaxAmount), int64(MaxAmount) * 1_000_000}} {
+		a, micro := c.a, c.micro
+		if !refValid("m", "2025-06-01 00:00:00", a, "sale") {
+			t.Fatalf("%s: the reference rejects it", a)
+		}
+		parsed, bad, err := o.Validate(context.Background(), []Tx{{MerchantID: "m", TS: "2025-06-01 00:00:00", Amount: a, Type: "sale"}})
+		if err != nil || bad != nil || len(parsed) != 1 || parsed[0].AmountMicro != micro {
+			t.Fatalf("%s: parsed %v bad %v err %v", a, parsed, bad, err)
+		}
+	}
+}
+
+// TestOnlineParityAdversarial: inputs a service key can post (SPEC §2.1
+// rows that pass validation) at the edges of the registry's definitions give
+// the same features online (sqleval: Compute, and ValidateAndComputeFrom over
+// a stored half then the rest as a new batch) as in the batch pipeline
+// (DuckDB, ComputeRows), bit for bit, with and without buyer ids: window
+// and as_of boundaries to the microsecond, the 64-day split of the active-day
+// bit set, fractional seconds and zones, dates far in the past, unicode,
+// empty, blank and very long ids, buyers that differ only in normalization
+// or case, a merchant with only refunds and chargebacks, or with sales only
+// at or after as_of (no row in either), sales only before W(365), refunds
+// above the sales,
+// many buyers in W(90), the smallest amount.
+func TestOnlineParityAdversarial(t *testing.T) {
+	ctx := context.Background()
+	asOf := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	us := func(d time.Duration) string {
+		return asOf.Add(-d).Format("2006-01-02 15:04:05.999999")
+	}
+	const day = 24 * time.Hour
+	byM := map[string][]Tx{}
+	var ids []string
+	add := func(m, ts, amount, typ, buyer string) {
+		if byM[m] == nil {
+			ids = append(ids, m)
+		}
+		byM[m] = append(byM[m], Tx{MerchantID: m, TS: ts, Amount: amount, Type: typ, BuyerID: buyer})
+	}
+	// Window edges: each boundary, one microsecond either side.
+	for _, d := range []time.Duration{0, 30 * day, 60 * day, 63 * day, 64 * day, 89 * day, 90 * day, 180 * day, 330 * day, 360 * day, 365 * day} {
+		for _, e := range []time.Duration{-time.Microsecond, 0, time.Microsecond} {
+			add("m-edge", us(d+e), "1.000001", "sale", "b"+strconv.Itoa(int(d/day)))
+			add("m-edge", us(d+e), "0.5", "refund", "")
+		}
+	}
+	add("m-edge", "2026-01-01T00:59:59.9999995+01:00", "2", "sale", "zone") // rounds to as_of or just before
+	add("m-edge", "2025-12-31T23:59:59.9999994Z", "2", "chargeback", "")
+	add("m-edge", "2025-10-03T12:00:00-11:30", "3", "sale", "zone")
+	add("m-edge", "9999-12-31 23:59:59", "4", "sale", "future")
+	add("m-old", "0001-01-01 00:00:00", "5", "sale", "x")
+	add("m-old", "1969-12-31 23:59:59.999999", "5", "sale", "x")
+	add("m-old", us(10*day), "0.000001", "sale", "x")
+	// Only refunds and chargebacks: no feature row.
+	add("m-refunds", us(3*day), "10", "refund", "r")
+	add("m-refunds", us(40*day), "10", "chargeback", "r")
+	// Unicode and odd ids; buyers equal only after normalization or case.
+	long := strings.Repeat("é", 20000)
+	for i, b := range []string{"caf\u00e9", "cafe\u0301", "CAFÉ", " ", "  ", "NULL", "", "\t", "🙂", long, long + "x", "a'b", `a"b,c`} {
+		for k := 0; k <= i%3; k++ {
+			add("мерчант-🙂", us(time.Duration(i*5+k+1)*day), strconv.Itoa(i+1)+".25", "sale", b)
+		}
+	}
+	// Sales only at or after as_of (no row), only older than W(365) (a row:
+	// tenure, no window sales, K = 12 with every bucket 0), refunds larger
+	// than the sales (a refund rate above 1).
+	add("m-future", us(0), "7", "sale", "f")
+	add("m-future", us(-40*day), "7", "sale", "f")
+	add("m-ancient", us(400*day), "7", "sale", "a")
+	add("m-ancient", us(2*day), "7", "refund", "")
+	add("m-refund-heavy", us(5*day), "1.5", "sale", "h")
+	add("m-refund-heavy", us(6*day), "999999.5", "refund", "")
+	add(" m-space ", us(day), "1", "sale", "")
+	// Buyer ids that are not UTF-8 (DuckDB's appender stores NULL).
+	add("m-bytes", us(day), "3", "sale", "b1")
+	add("m-bytes", us(2*day), "3", "sale", "\xffb")
+	add("m-bytes", us(3*day), "3", "sale", "\xffb")
+	add("m-bytes", us(4*day), "3", "sale", "b\xc3")
+	add(strings.Repeat("m", 5000), us(2*day), "1", "sale", "z")
+	// Many buyers in W(90) (b90 of ~3,000 rows), some repeat.
+	for i := 0; i < 3000; i++ {
+		add("m-many", us(time.Duration(i%89+1)*day+time.Duration(i)*time.Second), strconv.Itoa(i%97+1)+".01", "sale", "buyer-"+strconv.Itoa(i%2400))
+	}
+	db := testDB(t)
+	o, err := OpenOnline(ctx, "256MB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	rowsSeen := 0
+	for _, hasBuyer := range []bool{true, false} {
+		for _, id := range ids {
+			rows := byM[id]
+			want, err := ComputeRows(ctx, db, asOf, hasBuyer, rows)
+			if err != nil {
+				t.Fatalf("%.20q: batch: %v", id, err)
+			}
+			got, ok, err := o.Compute(ctx, asOf, hasBuyer, rows)
+			if err != nil || ok != (len(want) == 1) {
+				t.Fatalf("%.20q: Compute ok %v err %v, batch rows %d", id, ok, err, len(want))
+			}
+			if (id == "m-refunds" || id == "m-future") && ok {
+				t.Fatalf("%s: a merchant without sales before as_of has a feature row", id)
+			}
+			if !ok {
+				continue
+			}
+			compareRow(t, "Compute", want[0], got)
+			// A few values worked out by hand, so that both executors are not
+			// merely equal but right.
+			num := got.Num()
+			if id == "мерчант-🙂" && hasBuyer && num["unique_buyers_90d"] != 12 { // 13 ids, one empty
+				t.Errorf("unicode merchant: unique_buyers_90d = %v, want 12", num["unique_buyers_90d"])
+			}
+			if id == "m-old" && num["tenure_days"] != float64((asOf.Unix()-time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).Unix())/86400) {
+				t.Errorf("m-old: tenure_days = %v", num["tenure_days"])
+			}
+			if id == "m-refund-heavy" && num["refund_rate_90d"] != 999999.5/1.5 {
+				t.Errorf("m-refund-heavy: refund_rate_90d = %v", num["refund_rate_90d"])
+			}
+			if id == "m-many" && hasBuyer && (num["unique_buyers_90d"] != 2400 || num["repeat_buyer_share_90d"] != 600.0/2400) {
+				t.Errorf("m-many: buyers %v, repeat share %v", num["unique_buyers_90d"], num["repeat_buyer_share_90d"])
+			}
+			if hasBuyer {
+				cut := len(rows) / 2
+				_, bad, got2, ok2, _, err := o.ValidateAndComputeFrom(ctx, asOf, nil, validRows(t, o, rows[:cut]), rows[cut:], nil)
+				if err != nil || bad != nil || !ok2 {
+					t.Fatalf("%.20q: ValidateAndComputeFrom ok %v bad %v err %v", id, ok2, bad, err)
+				}
+				compareRow(t, "ValidateAndComputeFrom", want[0], got2)
+			}
+			rowsSeen++
+		}
+	}
+	if rowsSeen != 2*(len(ids)-2) {
+		t.Fatalf("compared %d rows, want %d", rowsSeen, 2*(len(ids)-2))
 	}
 }

@@ -1257,32 +1257,51 @@ func (st *aggState) sum(v value) error {
 	}
 	if !st.has {
 		switch v.k {
-		case vInt, vDec, vFloat:
+		case vInt, vDecW, vFloat:
+		case vDec:
+			// DuckDB's sum of a DECIMAL(18, s) is a DECIMAL(38, s).
+			v = decW(v.wide(), v.scale)
 		default:
 			return fmt.Errorf("sqleval: sum of %s", kindNames[v.k])
 		}
 		st.v, st.has = v, true
 		return nil
 	}
-	if v.k != st.v.k {
-		return fmt.Errorf("sqleval: sum over %s and %s", kindNames[st.v.k], kindNames[v.k])
-	}
-	switch v.k {
-	case vFloat:
+	switch {
+	case v.k == vFloat && st.v.k == vFloat:
 		st.v.i = int64(math.Float64bits(st.v.fl() + v.fl()))
 		return nil
-	case vInt:
+	case v.k == vInt && st.v.k == vInt:
 		s, err := addInt(st.v.i, v.i)
 		st.v.i = s
 		return err
-	case vDec:
+	case (v.k == vDec || v.k == vDecW) && st.v.k == vDecW:
 		if v.scale == st.v.scale {
-			s, err := addInt(st.v.i, v.i)
-			st.v.i = s
-			return err
+			// The common case: 128-bit add with carry, no allocation.
+			lo, c := bits.Add64(uint64(st.v.i), uint64(v.i), 0)
+			vhi := v.hi
+			if v.k == vDec {
+				vhi = v.i >> 63
+			}
+			hi := st.v.hi + vhi + int64(c)
+			if (st.v.hi < 0) == (vhi < 0) && (hi < 0) != (vhi < 0) {
+				return errOverflow
+			}
+			st.v.i, st.v.hi = int64(lo), hi
+			return nil
 		}
 	}
-	r, err := arith("+", st.v, v)
+	if !isNumeric(v.k) || v.k == vUint || st.v.k == vUint {
+		return fmt.Errorf("sqleval: sum over %s and %s", kindNames[st.v.k], kindNames[v.k])
+	}
+	// Mixed numeric types: DuckDB sums in their common type.
+	var r value
+	var err error
+	if v.k == vFloat || st.v.k == vFloat {
+		r, err = arith("+", st.v, v)
+	} else {
+		r, err = arithWide("+", st.v, v)
+	}
 	st.v = r
 	return err
 }
@@ -1760,6 +1779,10 @@ func appendKey(b []byte, v value) []byte {
 	case vDec:
 		b = append(b, v.scale)
 		b = binary.LittleEndian.AppendUint64(b, uint64(v.i))
+	case vDecW:
+		b = append(b, v.scale)
+		b = binary.LittleEndian.AppendUint64(b, uint64(v.i))
+		b = binary.LittleEndian.AppendUint64(b, uint64(v.hi))
 	case vList:
 		b = binary.AppendUvarint(b, uint64(len(v.l)))
 		for _, x := range v.l {

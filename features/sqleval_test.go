@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	mrand "math/rand"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -220,6 +222,26 @@ func TestSQLEvalSemantics(t *testing.T) {
 		"SELECT * FROM (SELECT id, s FROM t UNION ALL SELECT id + 100, s FROM t WHERE s IS NOT NULL) ORDER BY id",
 		"WITH p AS (SELECT * FROM t), q AS (SELECT *, i * 2 AS i2 FROM p) SELECT id, i2, f FROM q ORDER BY id",
 	)
+	// DECIMAL sums past int64 (DuckDB: DECIMAL(38,6), 128-bit): t repeated
+	// 10 times sums a to ≈ 1.00001 × 10^19 µ (> 2^63), 20 times to ≈ 2 × 10^19
+	// (> 2^64), 200 times to ≈ 2 × 10^20; each query over the sums the
+	// registry applies to them (sum of sums, coalesce, comparisons, casts
+	// to DOUBLE, + and −).
+	for _, n := range []int{10, 20, 200} {
+		rep := make([]string, n)
+		for k := range rep {
+			rep[k] = "SELECT id, a, b, i, s FROM t"
+		}
+		r := "(" + strings.Join(rep, " UNION ALL ") + ")"
+		queries = append(queries,
+			"SELECT sum(a), sum(a)::DOUBLE, sum(-a), sum(-a)::DOUBLE, sum(b), sum(b)::DOUBLE, coalesce(sum(a), 0)::DOUBLE, sum(a) > 0, coalesce(sum(a), 0) > 0 FROM "+r,
+			"SELECT sum(a) - sum(b), (sum(a) + sum(b))::DOUBLE, sum(a)::DOUBLE / count(*), sum(a)::DOUBLE / sum(b)::DOUBLE, sum(a) > sum(b), sum(a) = sum(a), sum(a) > 9223372036854.775807, sum(a) < 10000000000000.0::DOUBLE FROM "+r,
+			"SELECT sum(CASE WHEN i > 0 THEN a END)::DOUBLE, sum(CASE WHEN id = 2 THEN a END), CAST(sum(a) AS BIGINT), sum(a) - 1, least(sum(a), sum(b)) FROM "+r,
+			"SELECT s, sum(a) AS sa, sum(a)::DOUBLE AS sd FROM "+r+" GROUP BY s ORDER BY s",
+			"WITH g AS (SELECT s, id, sum(a) AS sa FROM "+r+" GROUP BY s, id) SELECT sum(sa), sum(sa)::DOUBLE, max(sa), min(sa)::DOUBLE, coalesce(sum(CASE WHEN id = 2 THEN sa END), 0) > 0 FROM g",
+			"WITH g AS (SELECT id, sum(a) AS sa FROM "+r+" GROUP BY id) SELECT id, sa, sa::DOUBLE, coalesce(sa, 0)::DOUBLE, -sa FROM g ORDER BY id",
+		)
+	}
 	ctx := context.Background()
 	for _, q := range queries {
 		want, err := duckRows(ctx, ref, q)
@@ -265,6 +287,11 @@ func normEval(v value) string {
 		return "N" + new(big.Rat).SetInt(new(big.Int).SetUint64(uint64(v.i))).RatString()
 	case vDec:
 		return "N" + new(big.Rat).SetFrac(big.NewInt(v.i), big.NewInt(pow10[v.scale])).RatString()
+	case vDecW:
+		// Independent of i128: hi·2^64 + lo with math/big.
+		m := new(big.Int).Lsh(big.NewInt(v.hi), 64)
+		m.Add(m, new(big.Int).SetUint64(uint64(v.i)))
+		return "N" + new(big.Rat).SetFrac(m, big.NewInt(pow10[v.scale])).RatString()
 	case vFloat:
 		return fmt.Sprintf("F%x(%v)", math.Float64bits(v.fl()), v.fl())
 	case vStr:
@@ -430,6 +457,9 @@ func FuzzParse(f *testing.F) {
 		"SELECT * FROM (SELECT id FROM t UNION ALL SELECT id + 1 FROM t) WHERE id BETWEEN 1 AND 3 AND s IN ('x', NULL)",
 		"SELECT TIMESTAMP '2025-01-01 00:00:00'::DATE, epoch_us(ts) // 86400000000, least(12, i), coalesce(a, 0)::DOUBLE FROM t",
 		"SELECT ((((((", "SELECT 'a''b'", "SELECT - - - 1", "SELECT a FROM t WHERE NOT NOT NOT ok",
+		// DECIMAL(38) sums past int64 and what the registry does with them.
+		"SELECT sum(a)::DOUBLE, coalesce(sum(a), 0) > 0, sum(a) - sum(b), CAST(sum(a) AS BIGINT) FROM (SELECT a, b FROM t UNION ALL SELECT a, b FROM t UNION ALL SELECT a, b FROM t UNION ALL SELECT a, b FROM t UNION ALL SELECT a, b FROM t UNION ALL SELECT a, b FROM t UNION ALL SELECT a, b FROM t UNION ALL SELECT a, b FROM t UNION ALL SELECT a, b FROM t UNION ALL SELECT a, b FROM t)",
+		"WITH g AS (SELECT s, sum(a) AS sa FROM (SELECT s, a FROM t UNION ALL SELECT s, a FROM t) GROUP BY s) SELECT max(sa), sum(sa) * 2, list_sum(list_value(sum(sa), sum(sa))), least(sum(sa), 1.5) FROM g",
 	} {
 		f.Add(q)
 	}
@@ -632,4 +662,130 @@ func TestSQLEvalComputeMatchesDuckDB(t *testing.T) {
 	if lend.ErrorCode(err1) != lend.EINVALID || err1 == nil || err2 == nil || err1.Error() != err2.Error() {
 		t.Fatalf("invalid row: sqleval %v, DuckDB %v", err1, err2)
 	}
+}
+
+// TestSQLEvalWideToDouble: sqleval's DECIMAL(38,6) → DOUBLE cast (and its
+// 128-bit add, subtract and compare) give DuckDB's bits and values over the
+// whole range, not only where a sum of the test table reaches: magnitudes
+// 2^40 … 2^126 micro-units, each power of two ± small offsets and random
+// values of that size, both signs. DuckDB's conversion is not correctly
+// rounded above 2^64 of integer part (high and low words converted apart),
+// so a plain big.Float conversion would differ; the reference here is
+// DuckDB itself.
+func TestSQLEvalWideToDouble(t *testing.T) {
+	ctx := context.Background()
+	ref := semDuckDB(t)
+	rng := rand.New(rand.NewPCG(9, 9))
+	var nums []*big.Int
+	lim := new(big.Int).Exp(big.NewInt(10), big.NewInt(38), nil) // DECIMAL(38) bound
+	for e := 40; e <= 126; e++ {
+		p := new(big.Int).Lsh(big.NewInt(1), uint(e))
+		for _, d := range []int64{-1_000_001, -1, 0, 1, 999_999, 1_000_000, 1 << 10} {
+			nums = append(nums, new(big.Int).Add(p, big.NewInt(d)))
+		}
+		for k := 0; k < 12; k++ {
+			nums = append(nums, new(big.Int).Add(p, new(big.Int).Rand(rng2big(rng), p)))
+		}
+	}
+	var vals []*big.Int
+	for _, n := range nums {
+		if n.CmpAbs(lim) < 0 {
+			vals = append(vals, n, new(big.Int).Neg(n))
+		}
+	}
+	toI128 := func(n *big.Int) i128 {
+		m := new(big.Int).And(n, new(big.Int).SetUint64(math.MaxUint64))
+		h := new(big.Int).Rsh(n, 64) // floor: two's-complement high word
+		return i128{hi: h.Int64(), lo: m.Uint64()}
+	}
+	for start := 0; start < len(vals); start += 500 {
+		chunk := vals[start:min(start+500, len(vals))]
+		lits := make([]string, len(chunk))
+		for i, n := range chunk {
+			lits[i] = fmt.Sprintf("(%d, CAST('%s' AS DECIMAL(38,6)))", i, wideString(toI128(n), 6))
+		}
+		want, err := duckRows(ctx, ref, "SELECT x::DOUBLE, x - 1, x > 1.5 FROM (VALUES "+strings.Join(lits, ", ")+") v(i, x) ORDER BY i")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, n := range chunk {
+			x := decW(toI128(n), 6)
+			if got := normEval(x); got != normDuck(duckdb.Decimal{Value: n, Scale: 6}) {
+				t.Fatalf("%s: i128 holds %s", n, got)
+			}
+			f, err := castTo(x, "DOUBLE")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m1, err := arith("-", x, intV(1))
+			if err != nil && n.Cmp(new(big.Int).Neg(lim)) > 0 {
+				t.Fatal(err)
+			}
+			c, err := compare(x, value{k: vDec, i: 15, scale: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := []string{normEval(f), normEval(m1), strconv.FormatBool(c > 0)}
+			if fmt.Sprint(got) != fmt.Sprint(want[i]) {
+				t.Errorf("%s µ:\n sqleval %v\n  DuckDB %v", n, got, want[i])
+			}
+		}
+	}
+	if len(vals) < 2000 {
+		t.Fatalf("only %d values", len(vals))
+	}
+	t.Logf("%d values compared", len(vals))
+}
+
+// rng2big adapts a math/rand/v2 source for big.Int.Rand.
+func rng2big(r *rand.Rand) *mrand.Rand { return mrand.New(mrand.NewSource(r.Int64())) }
+
+// FuzzWide: the 128-bit arithmetic under DECIMAL(38) sums (add, sub, neg,
+// cmp, mulU, quoRem, int64) agrees with math/big, overflow reported exactly
+// when the true result leaves 128 bits.
+func FuzzWide(f *testing.F) {
+	f.Add(int64(0), uint64(999_999_999_999_999_999), int64(0), uint64(999_999_999_999_999_999), uint64(1_000_000))
+	f.Add(int64(math.MaxInt64), uint64(math.MaxUint64), int64(0), uint64(1), uint64(10))
+	f.Add(int64(math.MinInt64), uint64(0), int64(-1), uint64(math.MaxUint64), uint64(1))
+	f.Add(int64(-1), uint64(1<<63), int64(-1), uint64(1<<63-1), uint64(1_000_000_000_000_000_000))
+	f.Fuzz(func(t *testing.T, ah int64, al uint64, bh int64, bl uint64, d uint64) {
+		a, b := i128{ah, al}, i128{bh, bl}
+		big128 := func(x i128) *big.Int {
+			m := new(big.Int).Lsh(big.NewInt(x.hi), 64)
+			return m.Add(m, new(big.Int).SetUint64(x.lo))
+		}
+		minB := new(big.Int).Neg(new(big.Int).Lsh(big.NewInt(1), 127))
+		maxB := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 127), big.NewInt(1))
+		fits := func(n *big.Int) bool { return n.Cmp(minB) >= 0 && n.Cmp(maxB) <= 0 }
+		check := func(op string, got i128, ok bool, want *big.Int) {
+			if ok != fits(want) || ok && big128(got).Cmp(want) != 0 {
+				t.Fatalf("%s(%v, %v) = %v ok %v, want %v", op, big128(a), big128(b), big128(got), ok, want)
+			}
+		}
+		A, B := big128(a), big128(b)
+		s, ok := a.add(b)
+		check("add", s, ok, new(big.Int).Add(A, B))
+		s, ok = a.sub(b)
+		if !(b.hi == math.MinInt64 && b.lo == 0) { // −b itself leaves 128 bits
+			check("sub", s, ok, new(big.Int).Sub(A, B))
+		}
+		s, ok = a.neg()
+		check("neg", s, ok, new(big.Int).Neg(A))
+		if c := a.cmp(b); c != A.Cmp(B) {
+			t.Fatalf("cmp(%v, %v) = %d", A, B, c)
+		}
+		s, ok = a.mulU(d)
+		check("mulU", s, ok, new(big.Int).Mul(A, new(big.Int).SetUint64(d)))
+		if n, ok := a.int64(); ok != A.IsInt64() || ok && n != A.Int64() {
+			t.Fatalf("int64(%v) = %d %v", A, n, ok)
+		}
+		if d == 0 || d > 1_000_000_000_000_000_000 {
+			return // quoRem divides by 10^scale ≤ 10^18 only
+		}
+		q, r := a.quoRem(d)
+		wq, wr := new(big.Int).QuoRem(A, new(big.Int).SetUint64(d), new(big.Int))
+		if big128(q).Cmp(wq) != 0 || big.NewInt(r).Cmp(wr) != 0 {
+			t.Fatalf("quoRem(%v, %d) = %v, %d, want %v, %v", A, d, big128(q), r, wq, wr)
+		}
+	})
 }

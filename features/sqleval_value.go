@@ -1,9 +1,10 @@
 package features
 
 // Values of sqleval and their DuckDB semantics: NULL propagation, exact
-// DECIMAL (int64 unscaled with a scale, overflow refused), BIGINT with
-// overflow refused, DOUBLE, and the conversions between them as DuckDB
-// performs them (checked against DuckDB itself by TestSQLEvalSemantics).
+// DECIMAL (DECIMAL(18, s) as int64 unscaled with a scale; DECIMAL(38, s),
+// the type of a DECIMAL sum, as 128-bit), BIGINT with overflow refused,
+// DOUBLE, and the conversions between them as DuckDB performs them (checked
+// against DuckDB itself by TestSQLEvalSemantics and TestSQLEvalWideToDouble).
 
 import (
 	"errors"
@@ -22,7 +23,8 @@ const (
 	vBool        // i: 0 or 1
 	vInt         // BIGINT (and the narrower integer types DuckDB infers)
 	vUint        // UBIGINT, bits in i
-	vDec         // DECIMAL: unscaled i, scale
+	vDec         // DECIMAL(18, s): unscaled i, scale
+	vDecW        // DECIMAL(38, s), a sum's type: unscaled 128-bit (hi, uint64(i)), scale
 	vFloat       // DOUBLE
 	vStr         // VARCHAR
 	vTS          // TIMESTAMP: microseconds since the epoch
@@ -30,13 +32,14 @@ const (
 	vList        // LIST
 )
 
-var kindNames = [...]string{"NULL", "BOOLEAN", "BIGINT", "UBIGINT", "DECIMAL", "DOUBLE", "VARCHAR", "TIMESTAMP", "DATE", "LIST"}
+var kindNames = [...]string{"NULL", "BOOLEAN", "BIGINT", "UBIGINT", "DECIMAL", "DECIMAL(38)", "DOUBLE", "VARCHAR", "TIMESTAMP", "DATE", "LIST"}
 
 // value is one SQL value.
 type value struct {
 	k     vkind
 	scale uint8
 	i     int64 // see vkind; a DOUBLE's bits (fl)
+	hi    int64 // vDecW: the high 64 bits of the unscaled value
 	s     string
 	l     []value
 }
@@ -120,6 +123,8 @@ func (v value) sqlText() string {
 		return strconv.FormatUint(uint64(v.i), 10) + "::UBIGINT"
 	case vDec:
 		return decString(v.i, v.scale)
+	case vDecW:
+		return wideString(v.wide(), v.scale)
 	case vFloat:
 		return strconv.FormatFloat(v.fl(), 'g', -1, 64) + "::DOUBLE"
 	case vStr:
@@ -172,11 +177,15 @@ func toFloat(v value) (float64, error) {
 		return float64(uint64(v.i)), nil
 	case vDec:
 		return decToFloat(v.i, v.scale), nil
+	case vDecW:
+		return wideToFloat(v.wide(), v.scale), nil
 	}
 	return 0, fmt.Errorf("sqleval: %s is not a number", kindNames[v.k])
 }
 
-func isNumeric(k vkind) bool { return k == vInt || k == vUint || k == vDec || k == vFloat }
+func isNumeric(k vkind) bool {
+	return k == vInt || k == vUint || k == vDec || k == vDecW || k == vFloat
+}
 
 // rescale multiplies a DECIMAL's unscaled value up to scale to.
 func rescale(i int64, from, to uint8) (int64, error) {
@@ -271,6 +280,9 @@ func arith(op string, a, b value) (value, error) {
 		}
 		return intV(r), err
 	}
+	if a.k == vDecW || b.k == vDecW {
+		return arithWide(op, a, b)
+	}
 	ai, as, ok1 := asDec(a)
 	bi, bs, ok2 := asDec(b)
 	if !ok1 || !ok2 {
@@ -320,6 +332,9 @@ func compare(a, b value) (int, error) {
 			x, _ := toFloat(a)
 			y, _ := toFloat(b)
 			return cmpFloat(x, y), nil
+		}
+		if a.k == vDecW || b.k == vDecW {
+			return compareWide(a, b)
 		}
 		if a.k == vUint || b.k == vUint {
 			if a.k == vUint && b.k == vUint {
@@ -408,7 +423,7 @@ func castTo(v value, to string) (value, error) {
 	switch to {
 	case "DOUBLE":
 		switch v.k {
-		case vFloat, vInt, vUint, vDec:
+		case vFloat, vInt, vUint, vDec, vDecW:
 			f, err := toFloat(v)
 			return floatV(f), err
 		}
@@ -435,6 +450,22 @@ func castTo(v value, to string) (value, error) {
 				}
 			}
 			return intV(q), nil
+		case vDecW:
+			// Rounded as above; a result outside BIGINT is DuckDB's
+			// conversion error.
+			x := v.wide()
+			q, r := x.quoRem(uint64(pow10[v.scale]))
+			if 2*absI(r) >= pow10[v.scale] {
+				var ok bool
+				if q, ok = q.add(i128of(int64(cmpI(r, 0)))); !ok {
+					return nullV, errOverflow
+				}
+			}
+			n, ok := q.int64()
+			if !ok {
+				return nullV, errOverflow
+			}
+			return intV(n), nil
 		case vFloat:
 			if f := v.fl(); math.IsNaN(f) || math.IsInf(f, 0) || f >= 9223372036854775807.0 || f < -9223372036854775808.0 {
 				return nullV, errOverflow
