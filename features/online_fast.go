@@ -66,6 +66,11 @@ type Online struct {
 	// (sqleval) for ValidateAndComputeFrom and, in OpenOnline's Online,
 	// Compute.
 	ev *sqlEval
+	// rowBuf is preOf's input rows, reused from call to call (a year of
+	// history is thousands of rows: a fresh buffer each time was most of
+	// what the uncached path allocated). The plan's output never aliases
+	// its input rows.
+	rowBuf evalRowBuf
 }
 
 // ValidTx is a row that passed validation: its instant (UTC, microseconds)
@@ -573,8 +578,32 @@ func newOnlineEval() *sqlEval {
 // DECIMAL(18,6) (micro-units), type, buyer_id (NULL when empty or when the
 // history has no buyer ids, as validation makes it).
 func evalRows(rows []ValidRow, hasBuyer bool) [][]value {
-	flat := make([]value, 5*len(rows))
-	out := make([][]value, len(rows))
+	var b evalRowBuf
+	return b.rows(rows, hasBuyer)
+}
+
+// evalRowBuf holds evalRows' storage for reuse.
+type evalRowBuf struct {
+	flat []value
+	out  [][]value
+}
+
+// maxEvalRowBuf bounds the rows an evalRowBuf keeps between calls (its
+// values hold strings of the last call alive).
+const maxEvalRowBuf = 1 << 16
+
+// rows is evalRows in b's storage, valid until the next call.
+func (b *evalRowBuf) rows(rows []ValidRow, hasBuyer bool) [][]value {
+	var flat []value
+	var out [][]value
+	if len(rows) <= cap(b.out) && len(rows) <= maxEvalRowBuf {
+		flat, out = b.flat[:5*len(rows)], b.out[:len(rows)]
+	} else {
+		flat, out = make([]value, 5*len(rows)), make([][]value, len(rows))
+		if len(rows) <= maxEvalRowBuf {
+			b.flat, b.out = flat, out
+		}
+	}
 	for i := range rows {
 		r := &rows[i]
 		row := flat[5*i : 5*i+5 : 5*i+5]
@@ -584,6 +613,7 @@ func evalRows(rows []ValidRow, hasBuyer bool) [][]value {
 		row[3] = value{k: vStr, s: r.Type}
 		// A buyer id that is not UTF-8 is NULL, as DuckDB's appender makes
 		// it on the batch side (the JSON API cannot deliver one).
+		row[4] = nullV
 		if hasBuyer && r.BuyerID != "" && utf8.ValidString(r.BuyerID) {
 			row[4] = value{k: vStr, s: r.BuyerID}
 		}
@@ -619,7 +649,7 @@ func (o *Online) preOf(rows []ValidRow, asOf time.Time) ([][]value, error) {
 	if err != nil {
 		return nil, lend.Wrap(lend.EINTERNAL, err, "planning the online pre-aggregate")
 	}
-	t, err := p.run(map[string][][]value{evalRowsTable: evalRows(rows, true)})
+	t, err := p.run(map[string][][]value{evalRowsTable: o.rowBuf.rows(rows, true)})
 	if err != nil {
 		return nil, lend.Wrap(lend.EINTERNAL, err, "pre-aggregating online rows")
 	}

@@ -117,10 +117,14 @@ type joinPlan struct {
 
 type aggSpec struct {
 	fn      string
+	op      aggOp // fn by number
 	star    bool
 	arg     cexpr
 	argSlot int // the row column arg reads as a whole, or -1
 	filter  cexpr
+	// filterIdx is filter's index in splan.filters (-1 without FILTER):
+	// aggregates with the same condition share it, evaluated once a row.
+	filterIdx int
 }
 
 type orderPlan struct {
@@ -134,10 +138,14 @@ type splan struct {
 	where   cexpr
 	agg     bool
 	groupBy []cexpr
-	aggs    []aggSpec
-	having  cexpr
-	items   []cexpr
-	order   []orderPlan
+	// groupSlots: for each GROUP BY key, the input column it reads as a
+	// whole (read without a call), or -1 for an expression.
+	groupSlots []int
+	aggs       []aggSpec
+	filters    []cexpr // the distinct FILTER conditions of aggs, by text
+	having     cexpr
+	items      []cexpr
+	order      []orderPlan
 	// itemSlots: for each item of a non-aggregate select, the input column
 	// it copies, or -1 for an expression.
 	itemSlots []int
@@ -265,12 +273,13 @@ type bctx struct {
 }
 
 type postAgg struct {
-	sp       *splan
-	keys     []expr
-	keyIdx   []int // scope index of a key that is a plain column, else -1
-	aggNames []string
-	b        *binder
-	sc       *scope
+	sp          *splan
+	keys        []expr
+	keyIdx      []int // scope index of a key that is a plain column, else -1
+	aggNames    []string
+	filterNames []string // splan.filters' texts
+	b           *binder
+	sc          *scope
 }
 
 func (b *binder) selectStmt(s *selectStmt, env *tabEnv) (*splan, []string, error) {
@@ -318,6 +327,7 @@ func (b *binder) selectStmt(s *selectStmt, env *tabEnv) (*splan, []string, error
 				return nil, nil, err
 			}
 			sp.groupBy = append(sp.groupBy, ce)
+			sp.groupSlots = append(sp.groupSlots, rowSlot(g, &bctx{sc: sc}))
 			pa.keys = append(pa.keys, g)
 			k := -1
 			if c, ok := g.(*colRef); ok {
@@ -404,7 +414,7 @@ func (b *binder) selectStmt(s *selectStmt, env *tabEnv) (*splan, []string, error
 func orderOnOutput(f cexpr) cexpr {
 	return func(row, lam []value) (value, error) {
 		if len(lam) == 1 && lam[0].k == vList {
-			return f(lam[0].l, nil)
+			return f(lam[0].list(), nil)
 		}
 		return nullV, fmt.Errorf("sqleval: internal: output key without the output row")
 	}
@@ -616,6 +626,50 @@ func (b *binder) expr0(e expr, ctx *bctx) (cexpr, error) {
 			return nil, err
 		}
 		not := x.not
+		// A list of non-NULL constants (st IN ('refund', 'chargeback')):
+		// evaluated once here; a value of a constant's own kind among
+		// integers, timestamps, dates and strings is equal exactly when its
+		// payload is (compare's answer), without a call per element.
+		var consts []value
+		for i, le := range x.list {
+			if !b.isConst(le) {
+				consts = nil
+				break
+			}
+			c, err := list[i](nil, nil)
+			if err != nil || c.k == vNull {
+				consts = nil
+				break
+			}
+			consts = append(consts, c)
+		}
+		if consts != nil {
+			return func(row, lam []value) (value, error) {
+				v, err := a(row, lam)
+				if err != nil || v.k == vNull {
+					return v, err
+				}
+				for _, c := range consts {
+					eq := false
+					switch {
+					case v.k == c.k && v.k == vStr:
+						eq = v.s == c.s
+					case v.k == c.k && (v.k == vInt || v.k == vTS || v.k == vDate):
+						eq = v.i == c.i
+					default:
+						cmp, err := compare(v, c)
+						if err != nil {
+							return nullV, err
+						}
+						eq = cmp == 0
+					}
+					if eq {
+						return boolV(!not), nil
+					}
+				}
+				return boolV(not), nil
+			}, nil
+		}
 		return func(row, lam []value) (value, error) {
 			v, err := a(row, lam)
 			if err != nil || v.k == vNull {
@@ -834,7 +888,7 @@ func (pa *postAgg) aggregate(c *callExpr) (cexpr, error) {
 		}
 	}
 	inner := &bctx{sc: pa.sc, noAggs: "an aggregate's argument"}
-	spec := aggSpec{fn: c.name, star: c.star, argSlot: -1}
+	spec := aggSpec{fn: c.name, op: aggOps[c.name], star: c.star, argSlot: -1, filterIdx: -1}
 	filter := c.filter
 	if !c.star {
 		if len(c.args) != 1 {
@@ -863,6 +917,15 @@ func (pa *postAgg) aggregate(c *callExpr) (cexpr, error) {
 			return nil, err
 		}
 		spec.filter = f
+		// The same condition (same text, same scope) is evaluated once
+		// per row for all the aggregates it filters.
+		text := filter.String()
+		spec.filterIdx = slices.Index(pa.filterNames, text)
+		if spec.filterIdx < 0 {
+			spec.filterIdx = len(pa.filterNames)
+			pa.filterNames = append(pa.filterNames, text)
+			pa.sp.filters = append(pa.sp.filters, f)
+		}
 	}
 	pa.sp.aggs = append(pa.sp.aggs, spec)
 	pa.aggNames = append(pa.aggNames, key)
@@ -900,14 +963,24 @@ func (b *binder) binary(x *binExpr, ctx *bctx) (cexpr, error) {
 		if err != nil {
 			return nil, err
 		}
+		// An operand that is a row column is read without a call.
+		slots := make([]int, len(ops))
+		for i, o := range ops {
+			slots[i] = rowSlot(o, ctx)
+		}
 		isAnd := x.op == "and"
 		name := strings.ToUpper(x.op)
 		return func(row, lam []value) (value, error) {
 			sawNull := false
-			for _, a := range args {
-				v, err := a(row, lam)
-				if err != nil {
-					return v, err
+			for i, a := range args {
+				var v value
+				if j := slots[i]; j >= 0 {
+					v = row[j]
+				} else {
+					var err error
+					if v, err = a(row, lam); err != nil {
+						return v, err
+					}
 				}
 				switch v.k {
 				case vNull:
@@ -947,13 +1020,14 @@ func (b *binder) binary(x *binExpr, ctx *bctx) (cexpr, error) {
 			if c.k == vNull {
 				return func(_, _ []value) (value, error) { return nullV, nil }, nil
 			}
+			k := newConstOp(op, c, f)
 			if i := rowSlot(x.l, ctx); i >= 0 {
 				return func(row, _ []value) (value, error) {
 					a := row[i]
 					if a.k == vNull {
 						return nullV, nil
 					}
-					return f(a, c)
+					return k.apply(a)
 				}, nil
 			}
 			return func(row, lam []value) (value, error) {
@@ -961,7 +1035,7 @@ func (b *binder) binary(x *binExpr, ctx *bctx) (cexpr, error) {
 				if err != nil || a.k == vNull {
 					return nullV, err
 				}
-				return f(a, c)
+				return k.apply(a)
 			}, nil
 		}
 	}
@@ -976,6 +1050,89 @@ func (b *binder) binary(x *binExpr, ctx *bctx) (cexpr, error) {
 		}
 		return f(a, c)
 	}, nil
+}
+
+// constOp is a binary operator with a non-NULL constant right operand c:
+// inline (apply's switch, no call) for a left value of c's own kind where
+// DuckDB needs no cast (integer, timestamp and date comparisons, string
+// equality, BIGINT + - and //), else f, the operator's general form (the
+// same answers: TestSQLEvalSemantics).
+type constOp struct {
+	code constCode
+	c    value
+	f    func(a, b value) (value, error)
+}
+
+type constCode uint8
+
+const (
+	cGeneral constCode = iota
+	cEq                // integer-like =, <>, <, <=, >, >=
+	cNe
+	cLt
+	cLe
+	cGt
+	cGe
+	cStrEq // string =, <>
+	cStrNe
+	cAdd // BIGINT +, -, // (by neither 0 nor -1)
+	cSub
+	cDiv
+)
+
+func newConstOp(op string, c value, f func(a, b value) (value, error)) *constOp {
+	k := &constOp{c: c, f: f}
+	switch c.k {
+	case vInt, vTS, vDate:
+		k.code = map[string]constCode{"=": cEq, "<>": cNe, "<": cLt, "<=": cLe, ">": cGt, ">=": cGe}[op]
+	case vStr:
+		k.code = map[string]constCode{"=": cStrEq, "<>": cStrNe}[op]
+	}
+	if c.k == vInt && k.code == cGeneral {
+		switch {
+		case op == "+":
+			k.code = cAdd
+		case op == "-":
+			k.code = cSub
+		case op == "//" && c.i != 0 && c.i != -1:
+			k.code = cDiv
+		}
+	}
+	return k
+}
+
+// apply is op(a, c) for a non-NULL a.
+func (k *constOp) apply(a value) (value, error) {
+	if a.k == k.c.k {
+		ci := k.c.i
+		switch k.code {
+		case cEq:
+			return boolV(a.i == ci), nil
+		case cNe:
+			return boolV(a.i != ci), nil
+		case cLt:
+			return boolV(a.i < ci), nil
+		case cLe:
+			return boolV(a.i <= ci), nil
+		case cGt:
+			return boolV(a.i > ci), nil
+		case cGe:
+			return boolV(a.i >= ci), nil
+		case cStrEq:
+			return boolV(a.s == k.c.s), nil
+		case cStrNe:
+			return boolV(a.s != k.c.s), nil
+		case cAdd:
+			r, err := addInt(a.i, ci)
+			return intV(r), err
+		case cSub:
+			r, err := subInt(a.i, ci)
+			return intV(r), err
+		case cDiv:
+			return intV(a.i / ci), nil
+		}
+	}
+	return k.f(a, k.c)
 }
 
 // binOps are the NULL-propagating binary operators over non-NULL values.
@@ -1101,10 +1258,10 @@ func (b *binder) scalarCall(x *callExpr, ctx *bctx) (cexpr, error) {
 			if lv.k != vList {
 				return nullV, fmt.Errorf("sqleval: list_transform of %s", kindNames[lv.k])
 			}
-			out := make([]value, len(lv.l))
+			out := make([]value, len(lv.list()))
 			args := make([]value, base+np)
 			copy(args, lam[:base])
-			for i, el := range lv.l {
+			for i, el := range lv.list() {
 				args[base] = el
 				if np == 2 {
 					args[base+1] = intV(int64(i + 1))
@@ -1113,7 +1270,7 @@ func (b *binder) scalarCall(x *callExpr, ctx *bctx) (cexpr, error) {
 					return nullV, err
 				}
 			}
-			return value{k: vList, l: out}, nil
+			return listOf(out), nil
 		}, nil
 	}
 	args, err := b.exprs(x.args, ctx)
@@ -1166,7 +1323,7 @@ func (b *binder) scalarCall(x *callExpr, ctx *bctx) (cexpr, error) {
 				}
 				out[i] = v
 			}
-			return value{k: vList, l: out}, nil
+			return listOf(out), nil
 		}, nil
 	}
 	var f func(v value) (value, error)
@@ -1201,6 +1358,14 @@ func (b *binder) scalarCall(x *callExpr, ctx *bctx) (cexpr, error) {
 	default:
 		return nil, fmt.Errorf("sqleval: function %s() is not supported", x.name)
 	}
+	if j := rowSlot(x.args[0], ctx); j >= 0 {
+		return func(row, _ []value) (value, error) {
+			if v := row[j]; v.k != vNull {
+				return f(v)
+			}
+			return nullV, nil
+		}, nil
+	}
 	return func(row, lam []value) (value, error) {
 		v, err := args[0](row, lam)
 		if err != nil || v.k == vNull {
@@ -1217,7 +1382,7 @@ func listSum(v value) (value, error) {
 		return nullV, fmt.Errorf("sqleval: list_sum of %s", kindNames[v.k])
 	}
 	var st aggState
-	for _, el := range v.l {
+	for _, el := range v.list() {
 		if err := st.sum(el); err != nil {
 			return nullV, err
 		}
@@ -1236,11 +1401,11 @@ func listSlice(l, a, b value) (value, error) {
 	if a.k != vInt || b.k != vInt || a.i < 0 || b.i < 0 {
 		return nullV, fmt.Errorf("sqleval: list slice bounds must be non-negative integers")
 	}
-	lo, hi := max(a.i, 1), min(b.i, int64(len(l.l)))
+	lo, hi := max(a.i, 1), min(b.i, int64(len(l.list())))
 	if lo > hi {
-		return value{k: vList, l: []value{}}, nil
+		return listOf([]value{}), nil
 	}
-	return value{k: vList, l: l.l[lo-1 : hi]}, nil
+	return listOf(l.list()[lo-1 : hi]), nil
 }
 
 // Aggregation.
@@ -1306,15 +1471,32 @@ func (st *aggState) sum(v value) error {
 	return err
 }
 
-func (st *aggState) add(fn string, v value) error {
-	switch fn {
-	case "count":
+// aggOp is an aggregate function by number (aggSpec.op: no string
+// switch per row and aggregate).
+type aggOp uint8
+
+const (
+	aggNone aggOp = iota
+	aggCount
+	aggSum
+	aggMin
+	aggMax
+	aggBitOr
+)
+
+var aggOps = map[string]aggOp{"count": aggCount, "sum": aggSum, "min": aggMin, "max": aggMax, "bit_or": aggBitOr}
+
+func (st *aggState) add(fn string, v value) error { return st.addOp(aggOps[fn], v) }
+
+func (st *aggState) addOp(op aggOp, v value) error {
+	switch op {
+	case aggCount:
 		if v.k != vNull {
 			st.n++
 		}
-	case "sum":
+	case aggSum:
 		return st.sum(v)
-	case "min", "max":
+	case aggMin, aggMax:
 		if v.k == vNull {
 			return nil
 		}
@@ -1326,10 +1508,10 @@ func (st *aggState) add(fn string, v value) error {
 		if err != nil {
 			return err
 		}
-		if fn == "min" && c < 0 || fn == "max" && c > 0 {
+		if op == aggMin && c < 0 || op == aggMax && c > 0 {
 			st.v = v
 		}
-	case "bit_or":
+	case aggBitOr:
 		if v.k == vNull {
 			return nil
 		}
@@ -1615,7 +1797,7 @@ func (rt *evalRun) selectRows(s *splan, ncols int) ([][]value, error) {
 		out = append(out, row)
 		if len(s.order) > 0 {
 			k := make([]value, len(s.order))
-			outRow := []value{{k: vList, l: row}}
+			outRow := []value{listOf(row)}
 			for i, o := range s.order {
 				v, err := o.e(r, outRow)
 				if err != nil {
@@ -1685,6 +1867,14 @@ func (rt *evalRun) aggregate(s *splan) ([][]value, error) {
 	if nk == 0 {
 		groups = append(groups, &group{st: make([]aggState, na)})
 	}
+	// fres: each distinct FILTER condition's result for the current row
+	// (filterUnknown until an aggregate asks for it).
+	const filterUnknown, filterFalse, filterTrue = 0, 1, 2
+	fres := make([]uint8, len(s.filters))
+	// Group states come from one slab (grown by doubling), not one
+	// allocation per group.
+	var slab []aggState
+	lastGroup, lastKey := -1, []byte(nil)
 	err := rt.streamInput(s, func(r []value) error {
 		g := (*group)(nil)
 		if nk == 0 {
@@ -1692,32 +1882,57 @@ func (rt *evalRun) aggregate(s *splan) ([][]value, error) {
 		} else {
 			kb = kb[:0]
 			for i, ke := range s.groupBy {
-				v, err := ke(r, nil)
-				if err != nil {
-					return err
+				var v value
+				if j := s.groupSlots[i]; j >= 0 {
+					v = r[j]
+				} else {
+					var err error
+					if v, err = ke(r, nil); err != nil {
+						return err
+					}
 				}
 				keys[i] = v
 				kb = appendKey(kb, v)
 			}
-			gi, ok := index[string(kb)]
+			// Rows come in time order: a row often has the previous row's
+			// group, found without hashing.
+			gi, ok := lastGroup, lastGroup >= 0 && string(kb) == string(lastKey)
+			if !ok {
+				gi, ok = index[string(kb)]
+			}
 			if !ok {
 				gi = len(groups)
 				index[string(kb)] = gi
-				groups = append(groups, &group{keys: slices.Clone(keys), st: make([]aggState, na)})
+				if len(slab) < na {
+					slab = make([]aggState, na*min(max(len(groups), 4), 256))
+				}
+				st := slab[:na:na]
+				slab = slab[na:]
+				groups = append(groups, &group{keys: slices.Clone(keys), st: st})
 			}
 			g = groups[gi]
+			if gi != lastGroup {
+				lastGroup, lastKey = gi, append(lastKey[:0], kb...)
+			}
 		}
+		clear(fres)
 		for i := range s.aggs {
 			a := &s.aggs[i]
-			if a.filter != nil {
-				ok, err := a.filter(r, nil)
-				if err != nil {
-					return err
-				}
-				if ok.k != vBool || ok.i == 0 {
+			if fi := a.filterIdx; fi >= 0 {
+				if fres[fi] == filterUnknown {
+					ok, err := s.filters[fi](r, nil)
+					if err != nil {
+						return err
+					}
 					if ok.k != vBool && ok.k != vNull {
 						return fmt.Errorf("sqleval: FILTER condition is %s, not BOOLEAN", kindNames[ok.k])
 					}
+					fres[fi] = filterFalse
+					if ok.k == vBool && ok.i != 0 {
+						fres[fi] = filterTrue
+					}
+				}
+				if fres[fi] != filterTrue {
 					continue
 				}
 			}
@@ -1730,7 +1945,7 @@ func (rt *evalRun) aggregate(s *splan) ([][]value, error) {
 					return err
 				}
 			}
-			if err := g.st[i].add(a.fn, v); err != nil {
+			if err := g.st[i].addOp(a.op, v); err != nil {
 				return err
 			}
 		}
@@ -1784,8 +1999,8 @@ func appendKey(b []byte, v value) []byte {
 		b = binary.LittleEndian.AppendUint64(b, uint64(v.i))
 		b = binary.LittleEndian.AppendUint64(b, uint64(v.hi))
 	case vList:
-		b = binary.AppendUvarint(b, uint64(len(v.l)))
-		for _, x := range v.l {
+		b = binary.AppendUvarint(b, uint64(len(v.list())))
+		for _, x := range v.list() {
 			b = appendKey(b, x)
 		}
 	default:

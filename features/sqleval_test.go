@@ -193,6 +193,12 @@ func TestSQLEvalSemantics(t *testing.T) {
 		"list_transform(list_value(f, g, f), (y, k) -> ((3 + 1) / 2.0 - k) * y)",
 		"list_sum(list_transform(list_value(f, g, f)[1:j], (y, k) -> ((j + 1) / 2.0 - k) * y))",
 		"0.000001 * 3", "2.0 + 1", "2.0 * 2.0", "12.0", "86400000000",
+		// column op constant: the inline forms for a value of the
+		// constant's kind, the general ones for any other kind.
+		"i IN (1, 2, 30)", "i NOT IN (1, 2)", "i IN (1.5, 2)", "a IN (1, 2.5)", "s IN ('x', 'x')", "s NOT IN ('z')",
+		"ts IN (TIMESTAMP '2025-01-01 00:00:00')", "i = 2.0", "a = 1", "a > 1", "i // -1", "i // 7 < 3", "i - 1 > 0",
+		"i + 1 >= j", "i - 1", "i + 3", "ts > TIMESTAMP '2024-06-01 00:00:00'", "ts::DATE >= TIMESTAMP '2024-06-01 00:00:00'::DATE",
+		"ts <= TIMESTAMP '2024-06-01 00:00:00'", "ts::DATE = TIMESTAMP '2025-01-01 00:00:00'::DATE", "i < 0", "i <> 1",
 	}
 	queries := make([]string, 0, len(exprs)+16)
 	for _, e := range exprs {
@@ -211,6 +217,9 @@ func TestSQLEvalSemantics(t *testing.T) {
 		"SELECT count(*) FROM t WHERE i > 1000 HAVING count(*) > 0",
 		"SELECT min(s) AS s, count(*) AS n FROM t HAVING count(*) > 0",
 		"SELECT sum(a) FROM t HAVING min(ts) IS NOT NULL",
+		// One FILTER condition shared by several aggregates (evaluated once
+		// a row), next to others.
+		"SELECT j, count(*) FILTER (WHERE s = 'x') AS n, sum(a) FILTER (WHERE s = 'x') AS sa, max(ts) FILTER (WHERE s = 'x') AS mt, count(*) FILTER (WHERE s <> 'x') AS o, sum(f) FILTER (WHERE i > 0) AS sf FROM t GROUP BY j ORDER BY j",
 		// GROUP BY with NULL keys, ORDER BY (NULLS LAST), DESC.
 		"SELECT s, count(*) AS n, sum(a) AS sa, max(f) AS mf FROM t GROUP BY s ORDER BY s",
 		"SELECT s, j, count(*) AS n FROM t GROUP BY s, j ORDER BY s DESC, j",
@@ -301,8 +310,8 @@ func normEval(v value) string {
 	case vDate:
 		return "T" + strconv.FormatInt(v.i*86400000000, 10)
 	case vList:
-		parts := make([]string, len(v.l))
-		for i, x := range v.l {
+		parts := make([]string, len(v.list()))
+		for i, x := range v.list() {
 			parts[i] = normEval(x)
 		}
 		return "[" + strings.Join(parts, " ") + "]"

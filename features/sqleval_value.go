@@ -34,14 +34,27 @@ const (
 
 var kindNames = [...]string{"NULL", "BOOLEAN", "BIGINT", "UBIGINT", "DECIMAL", "DECIMAL(38)", "DOUBLE", "VARCHAR", "TIMESTAMP", "DATE", "LIST"}
 
-// value is one SQL value.
+// value is one SQL value. It is kept to seven machine words (a list is
+// behind a pointer) so that (value, error), what every compiled expression
+// returns, is passed in registers rather than through memory.
 type value struct {
 	k     vkind
 	scale uint8
 	i     int64 // see vkind; a DOUBLE's bits (fl)
 	hi    int64 // vDecW: the high 64 bits of the unscaled value
 	s     string
-	l     []value
+	l     *[]value // vList: the elements (list())
+}
+
+// listOf is the LIST value of elements l.
+func listOf(l []value) value { return value{k: vList, l: &l} }
+
+// list is a LIST value's elements (nil for any other value).
+func (v value) list() []value {
+	if v.l == nil {
+		return nil
+	}
+	return *v.l
 }
 
 var (

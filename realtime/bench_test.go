@@ -190,7 +190,9 @@ func BenchmarkIngestCeiling(b *testing.B) {
 			}
 			txs := make([]features.Tx, len(hist))
 			for i, r := range hist {
-				txs[i] = features.Tx{MerchantID: "m1", TS: r.TS, Amount: r.Amount, Type: r.Type, BuyerID: r.BuyerID}
+				// History returns the parsed fields only: the text re-made.
+				txs[i] = features.Tx{MerchantID: "m1", TS: time.UnixMicro(r.TSUs).UTC().Format(time.RFC3339Nano),
+					Amount: strconv.FormatInt(r.AmountMicro/1_000_000, 10) + "." + fmt.Sprintf("%06d", r.AmountMicro%1_000_000), Type: r.Type, BuyerID: r.BuyerID}
 			}
 			o, err := features.OpenOnline(ctx, "256MB")
 			if err != nil {

@@ -69,6 +69,16 @@ type StoredTx struct {
 	AmountMicro int64
 }
 
+// TxTypes are the transaction types by the code TypeCodeSQL gives them: a
+// store's History selects the code, not the text, and returns these
+// strings, so a row's type costs no allocation.
+var TxTypes = [...]string{"sale", "refund", "chargeback"}
+
+// TypeCodeSQL is the SQL expression (over a column named type) that a
+// store's History selects for TxTypes' index; NULL for any other text,
+// which the stores' CHECK constraints never let in.
+const TypeCodeSQL = `CASE type WHEN 'sale' THEN 0 WHEN 'refund' THEN 1 WHEN 'chargeback' THEN 2 END`
+
 // Batch is one stored ingestion: its idempotency key, the request's hash and,
 // once the line was re-decided, the response that is replayed for the key.
 type Batch struct {
@@ -96,7 +106,10 @@ type Store interface {
 	// SetResponse records the response of a batch (replayed for its key).
 	SetResponse(ctx context.Context, batchID int64, body []byte) error
 	// History returns the merchant's rows at or after from, plus its first and
-	// last sale before from, ordered by time.
+	// last sale before from, ordered by time. It fills only the fields the
+	// features and the signals read: TSUs, AmountMicro, Type (one of the
+	// TxTypes strings) and BuyerID; TS and Amount, the text as received, are
+	// left empty (reading them cost a string per row per column).
 	History(ctx context.Context, merchantID string, from time.Time) ([]StoredTx, error)
 	// LatestBatchID returns the id of the merchant's latest stored batch (0
 	// when none). Batch ids grow with every stored batch, whichever process

@@ -188,10 +188,12 @@ func (s *Store) SetResponse(ctx context.Context, batchID int64, body []byte) err
 
 // History returns the merchant's rows at or after from, plus its first and
 // last sale before from (all a feature row as of from + 366 days needs),
-// ordered by time (rows of one instant in the order they were stored).
+// ordered by time (rows of one instant in the order they were stored). Only
+// the parsed fields are read (realtime.Store), the type as its code (no
+// string per row).
 func (s *Store) History(ctx context.Context, merchantID string, from time.Time) ([]realtime.StoredTx, error) {
-	const cols = `id, ts, amount, type, buyer_id, ts_us, amount_micro`
-	rows, err := s.pool.Query(ctx, `SELECT ts, amount, type, buyer_id, ts_us, amount_micro FROM (
+	const cols = `id, ts_us, amount_micro, type, buyer_id`
+	rows, err := s.pool.Query(ctx, `SELECT ts_us, amount_micro, (`+realtime.TypeCodeSQL+`)::int8, buyer_id FROM (
 		(SELECT `+cols+` FROM rt_transactions WHERE merchant_id = $1 AND ts_us < $2 AND type = 'sale' ORDER BY ts_us, id LIMIT 1)
 		UNION ALL (SELECT `+cols+` FROM rt_transactions WHERE merchant_id = $1 AND ts_us < $2 AND type = 'sale' ORDER BY ts_us DESC, id DESC LIMIT 1)
 		UNION ALL (SELECT `+cols+` FROM rt_transactions WHERE merchant_id = $1 AND ts_us >= $2)
@@ -203,9 +205,14 @@ func (s *Store) History(ctx context.Context, merchantID string, from time.Time) 
 	var out []realtime.StoredTx
 	for rows.Next() {
 		var r realtime.StoredTx
-		if err := rows.Scan(&r.TS, &r.Amount, &r.Type, &r.BuyerID, &r.TSUs, &r.AmountMicro); err != nil {
+		var code *int64
+		if err := rows.Scan(&r.TSUs, &r.AmountMicro, &code, &r.BuyerID); err != nil {
 			return nil, lend.Wrap(lend.EINTERNAL, err, "history: %v", err)
 		}
+		if code == nil || *code < 0 || *code >= int64(len(realtime.TxTypes)) {
+			return nil, lend.Errorf(lend.EINTERNAL, "history: merchant %s: a row of unknown type", merchantID)
+		}
+		r.Type = realtime.TxTypes[*code]
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

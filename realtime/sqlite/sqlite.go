@@ -183,13 +183,15 @@ func (s *Store) SetResponse(ctx context.Context, batchID int64, body []byte) err
 
 // History returns the merchant's rows at or after from, plus its first and
 // last sale before from (all a feature row as of from + 366 days needs),
-// ordered by time.
+// ordered by time. Only the parsed fields are read (realtime.Store): every
+// column is read from the covering index rt_transactions_history (no table
+// row per history row), the type as its code (no string per row).
 func (s *Store) History(ctx context.Context, merchantID string, from time.Time) ([]realtime.StoredTx, error) {
-	const cols = `ts, amount, type, buyer_id, ts_us, amount_micro`
+	const cols = `ts_us, amount_micro, ` + realtime.TypeCodeSQL + ` AS code, buyer_id`
 	fromUs := from.UnixMicro()
 	rows, err := s.db.QueryContext(ctx, `SELECT * FROM (
-		SELECT `+cols+` FROM (SELECT `+cols+` FROM rt_transactions WHERE merchant_id = ?1 AND ts_us < ?2 AND type = 'sale' ORDER BY ts_us LIMIT 1)
-		UNION ALL SELECT `+cols+` FROM (SELECT `+cols+` FROM rt_transactions WHERE merchant_id = ?1 AND ts_us < ?2 AND type = 'sale' ORDER BY ts_us DESC LIMIT 1)
+		SELECT `+cols+` FROM (SELECT ts_us, amount_micro, type, buyer_id FROM rt_transactions WHERE merchant_id = ?1 AND ts_us < ?2 AND type = 'sale' ORDER BY ts_us LIMIT 1)
+		UNION ALL SELECT `+cols+` FROM (SELECT ts_us, amount_micro, type, buyer_id FROM rt_transactions WHERE merchant_id = ?1 AND ts_us < ?2 AND type = 'sale' ORDER BY ts_us DESC LIMIT 1)
 		UNION ALL SELECT `+cols+` FROM rt_transactions WHERE merchant_id = ?1 AND ts_us >= ?2
 	) ORDER BY ts_us LIMIT ?3`, merchantID, fromUs, MaxHistoryRows+1)
 	if err != nil {
@@ -197,10 +199,16 @@ func (s *Store) History(ctx context.Context, merchantID string, from time.Time) 
 	}
 	defer rows.Close()
 	var out []realtime.StoredTx
+	// Scanning into *any hands over the driver's values as they are (no
+	// conversion by reflection per column).
+	var ts, amt, code, buyer any
 	for rows.Next() {
-		var r realtime.StoredTx
-		if err := rows.Scan(&r.TS, &r.Amount, &r.Type, &r.BuyerID, &r.TSUs, &r.AmountMicro); err != nil {
+		if err := rows.Scan(&ts, &amt, &code, &buyer); err != nil {
 			return nil, lend.Wrap(lend.EINTERNAL, err, "history: %v", err)
+		}
+		r, ok := historyRow(ts, amt, code, buyer)
+		if !ok {
+			return nil, lend.Errorf(lend.EINTERNAL, "history: merchant %s: unreadable row %v %v %v %v", merchantID, ts, amt, code, buyer)
 		}
 		out = append(out, r)
 	}
@@ -211,4 +219,17 @@ func (s *Store) History(ctx context.Context, merchantID string, from time.Time) 
 		return nil, lend.Errorf(lend.ETOOLARGE, "merchant %s has more than %d transactions in its feature window", merchantID, MaxHistoryRows)
 	}
 	return out, nil
+}
+
+// historyRow is a History row from the driver's values: integers for
+// ts_us, amount_micro and the type's code, text for buyer_id.
+func historyRow(ts, amt, code, buyer any) (realtime.StoredTx, bool) {
+	t, ok1 := ts.(int64)
+	a, ok2 := amt.(int64)
+	c, ok3 := code.(int64)
+	b, ok4 := buyer.(string)
+	if !ok1 || !ok2 || !ok3 || !ok4 || c < 0 || c >= int64(len(realtime.TxTypes)) {
+		return realtime.StoredTx{}, false
+	}
+	return realtime.StoredTx{Type: realtime.TxTypes[c], BuyerID: b, TSUs: t, AmountMicro: a}, true
 }

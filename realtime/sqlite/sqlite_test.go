@@ -45,3 +45,26 @@ func BenchmarkAppend(b *testing.B) {
 	}
 	storetest.BenchAppend(b, s, 10)
 }
+
+// BenchmarkHistory: History of a merchant with a year of 20 transactions
+// a day (7,300 rows), the uncached ingest's read.
+func BenchmarkHistory(b *testing.B) {
+	db, err := loanssqlite.OpenDB(filepath.Join(b.TempDir(), "lend.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	s, err := New(context.Background(), db)
+	if err != nil {
+		b.Fatal(err)
+	}
+	from := storetest.SeedYear(b, s, "m1", 20)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		h, err := s.History(context.Background(), "m1", from)
+		if err != nil || len(h) != 7300 {
+			b.Fatal(len(h), err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*7300), "ns/row")
+}
