@@ -1042,3 +1042,92 @@ func tableColumns(ctx context.Context, conn *sql.Conn, table string) ([]duckdb.C
 	}
 	return cols, nil
 }
+
+// PreFolder builds and extends a Pre by folding rows into it with the
+// registry's pre-aggregate SQL (preSQL) and its combine step, in sqleval
+// only: no validation and no feature query, so no DuckDB. A service uses it
+// to keep a merchant's pre-aggregate as of a later day (tomorrow's midnight)
+// current off the request path. A PreFolder's calls are serialized; use one
+// per goroutine for parallelism.
+type PreFolder struct {
+	mu      sync.Mutex
+	ev      *sqlEval
+	queries map[string]string
+	rowBuf  evalRowBuf
+}
+
+// NewPreFolder returns a PreFolder (its plans are built on first use).
+func NewPreFolder() *PreFolder {
+	return &PreFolder{ev: newOnlineEval(), queries: make(map[string]string)}
+}
+
+// Fold returns the Pre, as of asOf, of base's rows (nil: none) and rows
+// (validated rows, e.g. a store's history or a parsed batch): equal to the
+// Pre built from all those rows at once, since preSQL's groups merge by
+// their own aggregates. base must be as of asOf; every row must be of one
+// merchant (base's, if any). base is not modified. The result is nil, with
+// no error, when it would exceed MaxPreRows (the caller rebuilds from the
+// stored rows instead).
+func (f *PreFolder) Fold(base *Pre, asOf time.Time, rows []ValidRow) (*Pre, error) {
+	if !asOf.Equal(asOf.UTC().Truncate(24 * time.Hour)) {
+		return nil, lend.FieldErrorf("as_of", "must be midnight UTC")
+	}
+	id := ""
+	var stored [][]value
+	if base != nil {
+		if !base.asOf.Equal(asOf) {
+			return nil, lend.Errorf(lend.EINTERNAL, "pre-aggregate as of %s folded as of %s", base.asOf.Format(time.DateOnly), asOf.Format(time.DateOnly))
+		}
+		id, stored = base.merchantID, base.rows
+		if len(base.pending) > 0 {
+			rows = append(append(make([]ValidRow, 0, len(base.pending)+len(rows)), base.pending...), rows...)
+		}
+	}
+	for i := range rows {
+		if id == "" && i == 0 && base == nil {
+			id = rows[0].MerchantID
+		}
+		if rows[i].MerchantID != id {
+			return nil, lend.Errorf(lend.EINTERNAL, "pre-aggregate of %q folded with a row of %q", id, rows[i].MerchantID)
+		}
+	}
+	if len(rows) == 0 {
+		if base == nil {
+			return nil, lend.Errorf(lend.EINTERNAL, "folding no rows into no pre-aggregate")
+		}
+		return base, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := "pre\x00" + asOf.Format(time.RFC3339)
+	q := f.queries[key]
+	if q == "" {
+		if len(f.queries) >= 4 { // old as-of days
+			clear(f.queries)
+		}
+		q = preOnlyQuery(evalRowsTable, asOf)
+		f.queries[key] = q
+	}
+	p, err := f.ev.plan(q)
+	if err != nil {
+		return nil, lend.Wrap(lend.EINTERNAL, err, "planning the online pre-aggregate")
+	}
+	t, err := p.run(map[string][][]value{evalRowsTable: f.rowBuf.rows(rows, true)})
+	if err != nil {
+		return nil, lend.Wrap(lend.EINTERNAL, err, "pre-aggregating online rows")
+	}
+	all := t.rows
+	if len(stored) > 0 {
+		c, err := p.combiner()
+		if err == nil {
+			all, err = c.combine(stored, t.rows)
+		}
+		if err != nil {
+			return nil, lend.Wrap(lend.EINTERNAL, err, "merging online pre-aggregates")
+		}
+	}
+	if len(all) > MaxPreRows {
+		return nil, nil
+	}
+	return &Pre{merchantID: id, asOf: asOf, rows: all}, nil
+}

@@ -242,3 +242,48 @@ func BenchmarkIngestThroughput(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "tx/s")
 }
+
+// BenchmarkIngestRealistic: a merchant with a year of history (3 or 20
+// sales a day) whose processor posts each sale as it happens, one ingest per
+// sale, spread over 08:00–20:00 of each day; the clock runs through the days
+// (b.N ingests: 30 days at -benchtime 90x / 600x). Between two sales the
+// service is idle, as it is for minutes in production: the benchmark waits
+// (untimed) for the background build of tomorrow's pre-aggregate. Every
+// ingest is timed, the first of each day included; cpu-ms/op is all the
+// process's CPU (the background builds too) over the ingests.
+func BenchmarkIngestRealistic(b *testing.B) {
+	for _, perDay := range []int{3, 20} {
+		b.Run(fmt.Sprintf("perDay=%d", perDay), func(b *testing.B) {
+			f := newFixture(b, "m1", perDay)
+			ctx := context.Background()
+			d := make([]time.Duration, 0, b.N)
+			day0 := f.clock.t.Truncate(24 * time.Hour)
+			st0 := f.svc.Stats()
+			b.ResetTimer()
+			cpu0 := cpuNow()
+			for i := 0; i < b.N; i++ {
+				f.clock.t = day0.AddDate(0, 0, i/perDay).Add(8*time.Hour + time.Duration(i%perDay)*(12*time.Hour/time.Duration(perDay)))
+				tx := []realtime.Transaction{{TS: f.clock.t.Format(time.RFC3339), Amount: strconv.Itoa(20 + i%37), Type: "sale", BuyerID: "b" + strconv.Itoa(i%50)}}
+				start := time.Now()
+				if _, err := f.svc.Ingest(ctx, "m1", "k"+strconv.Itoa(i), "h", tx); err != nil {
+					b.Fatal(err)
+				}
+				d = append(d, time.Since(start))
+				// The gap before the next sale (untimed): at least 1 ms,
+				// and until the background build is done.
+				time.Sleep(time.Millisecond)
+				for st := f.svc.Stats(); st.NextQueued != st.NextBuilt+st.NextDropped; st = f.svc.Stats() {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			b.StopTimer()
+			st := f.svc.Stats()
+			b.ReportMetric(float64(f.rows), "history-rows")
+			b.ReportMetric(float64(b.N)/float64(perDay), "days")
+			b.ReportMetric(float64(st.Reloads-st0.Reloads), "reloads")
+			b.ReportMetric(float64(st.Promoted-st0.Promoted), "promoted")
+			b.ReportMetric(float64((cpuNow()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+			latencies(b, d)
+		})
+	}
+}

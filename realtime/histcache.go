@@ -37,9 +37,25 @@ type histEntry struct {
 	pre     *features.Pre // as of asOf, over every stored row up to batch last
 	builtAt int           // pre.Len() when built from the stored rows
 	recent  []StoredTx    // rows after recentFrom(asOf), the signals' window
+	// next, when set, is the pre-aggregate of the same rows (up to batch
+	// last) as of the following midnight, asOf + 1 day: the first ingest of
+	// that day promotes it instead of re-reading the stored history. Built
+	// off the request path (Service.buildNext), then extended by every
+	// ingest of the day with its batch.
+	next *features.Pre
+	// nextAsked: a build of next was queued for this entry's day (the
+	// ingests after it queue none; the builder retries a few times itself
+	// when ingests moved the entry on meanwhile).
+	nextAsked bool
 }
 
-func (e *histEntry) cost() int { return e.pre.Len() + len(e.recent) }
+func (e *histEntry) cost() int {
+	n := e.pre.Len() + len(e.recent)
+	if e.next != nil {
+		n += e.next.Len()
+	}
+	return n
+}
 
 // recentFrom is the oldest instant the signals may read during the day
 // before asOf: rows at or before it are dropped from a cached entry.
@@ -92,11 +108,61 @@ func (c *histCache) get(id string) *histEntry {
 	return el.Value.(*histItem).e
 }
 
+// needsNext reports whether the merchant's entry is as of asOf, holds the
+// rows up to batch last and has no next-day pre-aggregate yet (ok). When the
+// entry is of that day and has no next but holds later batches (an ingest
+// moved it on), moved is its latest batch id.
+func (c *histCache) needsNext(id string, asOf time.Time, last int64) (ok bool, moved int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el := c.m[id]
+	if el == nil {
+		return false, 0
+	}
+	e := el.Value.(*histItem).e
+	if !e.asOf.Equal(asOf) || e.next != nil {
+		return false, 0
+	}
+	if e.last != last {
+		return false, e.last
+	}
+	return true, 0
+}
+
+// setNext installs next (tomorrow's pre-aggregate over the rows up to batch
+// last) in the merchant's entry when that entry is still as of asOf, holds
+// the rows up to last and has no next yet; otherwise it does nothing (an
+// ingest moved the entry on meanwhile: next would miss its batch). It
+// reports whether it installed next.
+func (c *histCache) setNext(id string, asOf time.Time, last int64, next *features.Pre) bool {
+	c.mu.Lock()
+	el := c.m[id]
+	if el == nil {
+		c.mu.Unlock()
+		return false
+	}
+	e := el.Value.(*histItem).e
+	if !e.asOf.Equal(asOf) || e.last != last || e.next != nil {
+		c.mu.Unlock()
+		return false
+	}
+	ne := *e
+	ne.next = next
+	c.putLocked(id, &ne)
+	c.mu.Unlock()
+	return true
+}
+
 // put replaces the merchant's entry (nil drops it), then evicts the least
 // recently used entries until both bounds hold.
 func (c *histCache) put(id string, e *histEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.putLocked(id, e)
+}
+
+// putLocked is put with c.mu held.
+func (c *histCache) putLocked(id string, e *histEntry) {
 	if el := c.m[id]; el != nil {
 		c.rows -= el.Value.(*histItem).e.cost()
 		c.ll.Remove(el)

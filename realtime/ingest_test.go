@@ -197,6 +197,9 @@ func TestIngestFeaturesMatchBatch(t *testing.T) {
 			t.Fatalf("ingest %d: %v", calls, err)
 		}
 		ingested = append(ingested, part...)
+		// As when sales arrive minutes apart: the background build of
+		// tomorrow's pre-aggregate is done before the next ingest.
+		waitIdle(t, svc)
 		asOf := clock.t.Truncate(24 * time.Hour).Add(24 * time.Hour)
 		want, ok := batchFeatures(t, db, asOf, merchant, ingested)
 		sameFeatures(t, fmt.Sprintf("ingest %d (%d rows, as of %s)", calls, len(ingested), asOf.Format(time.DateOnly)), &got, asOf, want, ok)
@@ -209,6 +212,7 @@ func TestIngestFeaturesMatchBatch(t *testing.T) {
 		ingest(rows[lo:min(lo+250, cut)])
 	}
 	n = cut
+	before := svc.Stats()
 	// Then day by day, at 09:00 and 18:00: the day's rows so far, each
 	// followed by a one-row sale (and a refund at 18:00), several ingests a
 	// day.
@@ -232,6 +236,86 @@ func TestIngestFeaturesMatchBatch(t *testing.T) {
 	}
 	if calls < 30 || got.n != calls {
 		t.Fatalf("%d ingests, %d feature rows seen", calls, got.n)
+	}
+	// Ten midnights passed, each one promoted tomorrow's pre-aggregate:
+	// not one ingest of the ten days re-read the stored history.
+	after := svc.Stats()
+	if r, p := after.Reloads-before.Reloads, after.Promoted-before.Promoted; r != 0 || p != 10 {
+		t.Fatalf("over ten days: %d reloads, %d promoted rollovers (want 0 and 10); stats %+v", r, p, after)
+	}
+}
+
+// waitIdle waits until svc's background builder has handled every queued
+// build.
+func waitIdle(t *testing.T, svc *realtime.Service) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(time.Millisecond) {
+		st := svc.Stats()
+		if st.NextQueued == st.NextBuilt+st.NextDropped {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("background builds still pending: %+v", st)
+		}
+	}
+}
+
+// TestIngestRolloverSeesOtherProcesses: A caches the merchant with
+// tomorrow's pre-aggregate; B stores a batch the same day; A's first
+// ingest of the next day must not promote (it would miss B's rows): it
+// reloads, and its features equal the batch pipeline's. The day after, with
+// no other writer, A promotes.
+func TestIngestRolloverSeesOtherProcesses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lend.db")
+	clock := &benchClock{t: time.Date(2025, 3, 31, 12, 0, 0, 0, time.UTC)}
+	var gotA, gotB seen
+	a, _, st := openService(t, path, clock, &gotA)
+	b, _, _ := openService(t, path, clock, &gotB)
+	ctx := context.Background()
+	var all []realtime.Transaction
+	var stored []realtime.StoredTx
+	for d := 200; d >= 1; d-- {
+		at := time.Date(2025, 3, 31, 10, 0, 0, 0, time.UTC).AddDate(0, 0, -d)
+		tx := realtime.Transaction{TS: at.Format(time.RFC3339), Amount: "40.00", Type: "sale", BuyerID: fmt.Sprintf("b%d", d%7)}
+		all = append(all, tx)
+		stored = append(stored, realtime.StoredTx{TS: tx.TS, Amount: tx.Amount, Type: tx.Type, BuyerID: tx.BuyerID, TSUs: at.UnixMicro(), AmountMicro: 40_000_000})
+	}
+	if _, _, err := st.Append(ctx, realtime.Batch{MerchantID: "m1", IdempotencyKey: "seed", RequestHash: "x", Rows: len(stored), CreatedAt: clock.t}, stored); err != nil {
+		t.Fatal(err)
+	}
+	db, err := features.OpenDB(1, "256MB", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	step := func(svc *realtime.Service, got *seen, key string, at time.Time, amount, typ string) {
+		t.Helper()
+		clock.t = at
+		tx := realtime.Transaction{TS: at.Add(-time.Minute).Format(time.RFC3339), Amount: amount, Type: typ, BuyerID: "b9"}
+		if _, err := svc.Ingest(ctx, "m1", key, "h-"+key, []realtime.Transaction{tx}); err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		waitIdle(t, svc)
+		all = append(all, tx)
+		asOf := at.Truncate(24 * time.Hour).Add(24 * time.Hour)
+		want, ok := batchFeatures(t, db, asOf, "m1", all)
+		sameFeatures(t, key, got, asOf, want, ok)
+	}
+	day := time.Date(2025, 3, 31, 0, 0, 0, 0, time.UTC)
+	step(a, &gotA, "a1", day.Add(11*time.Hour), "30.00", "sale")
+	step(a, &gotA, "a2", day.Add(12*time.Hour), "31.00", "sale")
+	step(b, &gotB, "b1", day.Add(13*time.Hour), "75.50", "refund")
+	s0 := a.Stats()
+	step(a, &gotA, "a3", day.Add(33*time.Hour), "20.00", "sale") // next day, after B's batch
+	s1 := a.Stats()
+	if s1.Reloads != s0.Reloads+1 || s1.Promoted != s0.Promoted {
+		t.Fatalf("rollover after another process's batch: before %+v after %+v (want one reload, no promotion)", s0, s1)
+	}
+	step(a, &gotA, "a4", day.Add(34*time.Hour), "21.00", "sale")
+	step(a, &gotA, "a5", day.Add(58*time.Hour), "22.00", "sale") // the day after: no other writer
+	s2 := a.Stats()
+	if s2.Reloads != s1.Reloads || s2.Promoted != s1.Promoted+1 {
+		t.Fatalf("rollover without another writer: before %+v after %+v (want a promotion, no reload)", s1, s2)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lendhq/lend"
@@ -44,6 +45,10 @@ const (
 	MaxWorkers = 16
 	// lockStripes is the number of per-merchant ingest locks.
 	lockStripes = 256
+	// nextQueue bounds the builds of tomorrow's pre-aggregates waiting for
+	// the background builder; past it a build is dropped (that merchant's
+	// next rollover reloads, as without the build).
+	nextQueue = 256
 )
 
 // Transaction is one row of an ingested batch in the SPEC §2.1 shape. Amount
@@ -157,6 +162,56 @@ type Service struct {
 	locks   [lockStripes]sync.Mutex
 	cache   signalCache
 	hist    histCache
+	// folders fold a batch into a cached next-day pre-aggregate on the
+	// request path (a few rows of sqleval); one per worker.
+	folders chan *features.PreFolder
+	// jobs feed the one background builder of next-day pre-aggregates
+	// (buildNext), which has its own PreFolder and no feature worker, so
+	// it never holds up an ingest but for CPU.
+	jobs      chan nextJob
+	quit      chan struct{}
+	bgDone    chan struct{}
+	stats     struct{ reloads, promoted, queued, built, dropped atomic.Int64 }
+	closeOnce sync.Once
+}
+
+// nextJob asks the background builder for the pre-aggregate as of asOf + 1
+// day of the merchant's rows up to batch last: rows when the ingest had them
+// all (it read the stored history), else (nil) read from the store.
+type nextJob struct {
+	merchantID string
+	asOf       time.Time
+	last       int64
+	rows       []features.ValidRow
+	attempt    int // builds already tried for this merchant's day
+}
+
+// maxNextAttempts bounds the builds of one merchant's next-day
+// pre-aggregate in a day: a merchant ingesting faster than a build takes
+// moves its entry on before every build installs, and each retry costs a
+// read of its history (it then reloads at the rollover, as without builds).
+const maxNextAttempts = 3
+
+// Stats are counters of the history cache since New.
+type Stats struct {
+	// Reloads counts ingests that read and re-aggregated the merchant's
+	// stored history (no usable cached pre-aggregate).
+	Reloads int64
+	// Promoted counts day rollovers served by the cached next-day
+	// pre-aggregate instead of a reload.
+	Promoted int64
+	// NextQueued, NextBuilt and NextDropped count the background builds of
+	// next-day pre-aggregates: queued, installed in the cache, and dropped
+	// (queue full, the entry moved on, another process wrote, or an error).
+	// Once NextQueued equals NextBuilt + NextDropped (and the queue is not
+	// full) the builder is idle.
+	NextQueued, NextBuilt, NextDropped int64
+}
+
+// Stats returns the history cache's counters.
+func (s *Service) Stats() Stats {
+	return Stats{Reloads: s.stats.reloads.Load(), Promoted: s.stats.promoted.Load(), NextQueued: s.stats.queued.Load(),
+		NextBuilt: s.stats.built.Load(), NextDropped: s.stats.dropped.Load()}
 }
 
 // New validates cfg and opens the feature workers.
@@ -197,6 +252,12 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s.cache.init(MaxCachedMerchants)
 	s.hist.init(MaxHistoryCacheMerchants, MaxHistoryCacheRows)
+	s.folders = make(chan *features.PreFolder, cfg.Workers)
+	for i := 0; i < cfg.Workers; i++ {
+		s.folders <- features.NewPreFolder()
+	}
+	s.jobs, s.quit, s.bgDone = make(chan nextJob, nextQueue), make(chan struct{}), make(chan struct{})
+	go s.buildNext(features.NewPreFolder())
 	for i := 0; i < cfg.Workers; i++ {
 		o, err := features.OpenOnline(ctx, cfg.DuckDBMemory)
 		if err != nil {
@@ -211,6 +272,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 // Close releases the
 // feature workers (after in-flight calls return them).
 func (s *Service) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.quit)
+		<-s.bgDone
+	})
 	for i := 0; i < cap(s.workers); i++ {
 		select {
 		case o := <-s.workers:
@@ -284,8 +349,21 @@ func (s *Service) Ingest(ctx context.Context, merchantID, key, requestHash strin
 		return nil, err
 	}
 	e := s.hist.get(merchantID)
-	if e != nil && (!e.asOf.Equal(asOf) || e.last != latest) {
+	// foreign: another process stored a batch since this one cached the
+	// merchant today. Its next-day pre-aggregate is then not built (another
+	// write would likely make it useless: with writers alternating, every
+	// ingest reloads, and a build after each would double their CPU).
+	foreign := e != nil && e.asOf.Equal(asOf) && e.last != latest
+	if e != nil && e.last == latest && e.next != nil && e.asOf.AddDate(0, 0, 1).Equal(asOf) {
+		// The day rolled over: tomorrow's pre-aggregate, kept over the
+		// same rows, is today's (the signals' recent rows only shrink).
+		e = &histEntry{asOf: asOf, last: e.last, pre: e.next, builtAt: e.next.Len(), recent: e.recent}
+		s.stats.promoted.Add(1)
+	} else if e != nil && (!e.asOf.Equal(asOf) || e.last != latest) {
 		e = nil
+	}
+	if e == nil {
+		s.stats.reloads.Add(1)
 	}
 	var history []StoredTx
 	var pre *features.Pre
@@ -355,7 +433,33 @@ func (s *Service) Ingest(ctx context.Context, merchantID, key, requestHash strin
 		sig = signalsOf(now, history, rows)
 	}
 	s.cache.put(merchantID, sig)
-	s.hist.put(merchantID, nextEntry(e, asOf, latest, b, next, history, rows))
+	ne := nextEntry(e, asOf, latest, b, next, history, rows)
+	if ne != nil && e != nil && e.next != nil {
+		// Extend tomorrow's pre-aggregate by the batch too (a few rows of
+		// sqleval, no feature query); on failure drop it (a reload later).
+		f := <-s.folders
+		ne.next, err = f.Fold(e.next, asOf.AddDate(0, 0, 1), toValidRows(merchantID, rows))
+		s.folders <- f
+		if err != nil {
+			s.cfg.Logger.Warn("realtime: folding a batch into the next day's pre-aggregate", "merchant_id", merchantID, "error", err)
+			ne.next = nil
+		}
+	}
+	if ne != nil && e != nil {
+		ne.nextAsked = e.nextAsked
+	}
+	ask := ne != nil && ne.next == nil && !ne.nextAsked && !foreign
+	if ask {
+		ne.nextAsked = true
+	}
+	s.hist.put(merchantID, ne)
+	if ask {
+		job := nextJob{merchantID: merchantID, asOf: asOf, last: b.ID}
+		if e == nil { // hist is every stored row up to latest; rows are b's
+			job.rows = append(hist, toValidRows(merchantID, rows)...)
+		}
+		s.queueNext(job)
+	}
 	if s.cfg.OnFeatures != nil {
 		s.cfg.OnFeatures(merchantID, asOf, row, haveRow)
 	}
@@ -388,6 +492,87 @@ func nextEntry(prev *histEntry, asOf time.Time, latest int64, b Batch, next *fea
 		return nil
 	}
 	return &histEntry{asOf: asOf, last: b.ID, pre: next, builtAt: prev.builtAt, recent: recentRows(asOf, prev.recent, rows)}
+}
+
+// queueNext hands job to the background builder, or drops it when the
+// queue is full (never waits: the caller is answering an ingest).
+func (s *Service) queueNext(job nextJob) {
+	s.stats.queued.Add(1)
+	select {
+	case s.jobs <- job:
+	default:
+		s.stats.dropped.Add(1)
+	}
+}
+
+// buildNext is the background builder: for each job it builds the
+// pre-aggregate as of the day after job.asOf of the merchant's rows up to
+// batch job.last and installs it in the merchant's cache entry if the entry
+// is still the one the job was queued for (histCache.setNext). The stored
+// rows are read when the job has none, with the ingest's check: the latest
+// batch id is read first and must be job.last (a batch stored after that
+// read makes the rows cover more than job.last, and the next ingest, seeing
+// a newer latest id, reloads).
+func (s *Service) buildNext(f *features.PreFolder) {
+	defer close(s.bgDone)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-s.quit
+		cancel()
+	}()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case job := <-s.jobs:
+			ok, moved := s.build(ctx, f, job)
+			if !ok && moved != 0 && job.attempt+1 < maxNextAttempts {
+				// Queued before this job counts as done: Stats never shows
+				// the builder idle in between.
+				s.queueNext(nextJob{merchantID: job.merchantID, asOf: job.asOf, last: moved, attempt: job.attempt + 1})
+			}
+			if ok {
+				s.stats.built.Add(1)
+			} else {
+				s.stats.dropped.Add(1)
+			}
+		}
+	}
+}
+
+// build runs one nextJob: ok when it installed the pre-aggregate; else,
+// when ingests moved the merchant's entry on meanwhile, moved is the
+// entry's latest batch id (a retry's job.last).
+func (s *Service) build(ctx context.Context, f *features.PreFolder, job nextJob) (ok bool, moved int64) {
+	tomorrow := job.asOf.AddDate(0, 0, 1)
+	if ok, moved := s.hist.needsNext(job.merchantID, job.asOf, job.last); !ok {
+		return false, moved
+	}
+	rows := job.rows
+	if rows == nil {
+		latest, err := s.cfg.Store.LatestBatchID(ctx, job.merchantID)
+		if err != nil || latest != job.last {
+			return false, 0
+		}
+		history, err := s.cfg.Store.History(ctx, job.merchantID, tomorrow.AddDate(0, 0, -HistoryDays))
+		if err != nil {
+			return false, 0
+		}
+		rows = toValidRows(job.merchantID, history)
+	}
+	pre, err := f.Fold(nil, tomorrow, rows)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.cfg.Logger.Warn("realtime: building the next day's pre-aggregate", "merchant_id", job.merchantID, "error", err)
+		}
+		return false, 0
+	}
+	if pre != nil && s.hist.setNext(job.merchantID, job.asOf, job.last, pre) {
+		return true, 0
+	}
+	_, moved = s.hist.needsNext(job.merchantID, job.asOf, job.last)
+	return false, moved
 }
 
 // replay answers a stored key: the recorded response, or (when the process
