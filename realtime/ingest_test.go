@@ -272,17 +272,7 @@ func TestIngestRolloverSeesOtherProcesses(t *testing.T) {
 	a, _, st := openService(t, path, clock, &gotA)
 	b, _, _ := openService(t, path, clock, &gotB)
 	ctx := context.Background()
-	var all []realtime.Transaction
-	var stored []realtime.StoredTx
-	for d := 200; d >= 1; d-- {
-		at := time.Date(2025, 3, 31, 10, 0, 0, 0, time.UTC).AddDate(0, 0, -d)
-		tx := realtime.Transaction{TS: at.Format(time.RFC3339), Amount: "40.00", Type: "sale", BuyerID: fmt.Sprintf("b%d", d%7)}
-		all = append(all, tx)
-		stored = append(stored, realtime.StoredTx{TS: tx.TS, Amount: tx.Amount, Type: tx.Type, BuyerID: tx.BuyerID, TSUs: at.UnixMicro(), AmountMicro: 40_000_000})
-	}
-	if _, _, err := st.Append(ctx, realtime.Batch{MerchantID: "m1", IdempotencyKey: "seed", RequestHash: "x", Rows: len(stored), CreatedAt: clock.t}, stored); err != nil {
-		t.Fatal(err)
-	}
+	all := seedDailySales(t, st, clock, 200)
 	db, err := features.OpenDB(1, "256MB", "")
 	if err != nil {
 		t.Fatal(err)
@@ -334,18 +324,7 @@ func TestIngestSeesOtherProcesses(t *testing.T) {
 	if _, err := ls.UpsertCreditLines(ctx, []loans.CreditLineUpdate{{MerchantID: "m1", Currency: "USD", LimitMinor: 500_000, APR: apr, Grade: "B", ModelID: "seed", AsOf: "2025-03-30"}}); err != nil {
 		t.Fatal(err)
 	}
-	// 120 days of history, one 40.00 sale a day at 10:00, stored directly.
-	var all []realtime.Transaction
-	var stored []realtime.StoredTx
-	for d := 120; d >= 1; d-- {
-		at := time.Date(2025, 3, 31, 10, 0, 0, 0, time.UTC).AddDate(0, 0, -d)
-		tx := realtime.Transaction{TS: at.Format(time.RFC3339), Amount: "40.00", Type: "sale", BuyerID: fmt.Sprintf("b%d", d%7)}
-		all = append(all, tx)
-		stored = append(stored, realtime.StoredTx{TS: tx.TS, Amount: tx.Amount, Type: tx.Type, BuyerID: tx.BuyerID, TSUs: at.UnixMicro(), AmountMicro: 40_000_000})
-	}
-	if _, _, err := st.Append(ctx, realtime.Batch{MerchantID: "m1", IdempotencyKey: "seed", RequestHash: "x", Rows: len(stored), CreatedAt: clock.t}, stored); err != nil {
-		t.Fatal(err)
-	}
+	all := seedDailySales(t, st, clock, 120)
 	db, err := features.OpenDB(1, "256MB", "")
 	if err != nil {
 		t.Fatal(err)
@@ -451,4 +430,23 @@ func TestIngestNotAnsweredUntilRecorded(t *testing.T) {
 	if err := json.Unmarshal(first, &res); err != nil || res.Accepted != 1 {
 		t.Fatalf("answer %s: %v", first, err)
 	}
+}
+
+// seedDailySales stores, directly, m1's history of one 40.00 sale a day at
+// 10:00 UTC (buyer b<d mod 7>) for the days days before 2025-03-31, and
+// returns it as transactions (for the batch pipeline's reference).
+func seedDailySales(t *testing.T, st *rtsqlite.Store, clock *benchClock, days int) []realtime.Transaction {
+	t.Helper()
+	var all []realtime.Transaction
+	var stored []realtime.StoredTx
+	for d := days; d >= 1; d-- {
+		at := time.Date(2025, 3, 31, 10, 0, 0, 0, time.UTC).AddDate(0, 0, -d)
+		tx := realtime.Transaction{TS: at.Format(time.RFC3339), Amount: "40.00", Type: "sale", BuyerID: fmt.Sprintf("b%d", d%7)}
+		all = append(all, tx)
+		stored = append(stored, realtime.StoredTx{TS: tx.TS, Amount: tx.Amount, Type: tx.Type, BuyerID: tx.BuyerID, TSUs: at.UnixMicro(), AmountMicro: 40_000_000})
+	}
+	if _, _, err := st.Append(context.Background(), realtime.Batch{MerchantID: "m1", IdempotencyKey: "seed", RequestHash: "x", Rows: len(stored), CreatedAt: clock.t}, stored); err != nil {
+		t.Fatal(err)
+	}
+	return all
 }
