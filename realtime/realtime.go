@@ -458,7 +458,10 @@ func (s *Service) Ingest(ctx context.Context, merchantID, key, requestHash strin
 		if e == nil { // hist is every stored row up to latest; rows are b's
 			job.rows = append(hist, toValidRows(merchantID, rows)...)
 		}
-		s.queueNext(job)
+		// Queued once this ingest is answered (on every return below): a
+		// build started now would compete with the line decision and the
+		// response record for the CPU and the database.
+		defer s.queueNext(job)
 	}
 	if s.cfg.OnFeatures != nil {
 		s.cfg.OnFeatures(merchantID, asOf, row, haveRow)
