@@ -295,6 +295,25 @@ func FuzzValidateRow(f *testing.F) {
 	})
 }
 
+// synthByMerchant generates merchants with months of synth history ending
+// at end and returns their rows by merchant and the ids in first-row order.
+func synthByMerchant(t *testing.T, merchants, months int, seed uint64, end time.Time) (map[string][]Tx, []string) {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := synth.Generate(context.Background(), synth.Config{Merchants: merchants, Months: months, AsOf: end, Seed: seed, Format: synth.FormatCSV, Workers: 1}, dir); err != nil {
+		t.Fatal(err)
+	}
+	byM := map[string][]Tx{}
+	var ids []string
+	for _, tx := range readTx(t, filepath.Join(dir, "transactions.csv.gz")) {
+		if byM[tx.MerchantID] == nil {
+			ids = append(ids, tx.MerchantID)
+		}
+		byM[tx.MerchantID] = append(byM[tx.MerchantID], tx)
+	}
+	return byM, ids
+}
+
 // yearOfHistory is one generated merchant's rows: 13 months of synth history.
 func yearOfHistory(tb testing.TB) ([]Tx, time.Time) {
 	dir := tb.TempDir()
@@ -339,19 +358,8 @@ func BenchmarkOnlineCompute(b *testing.B) {
 // pre-aggregate, and across a day change (rows after as-of count once the
 // day moves on, from a fresh pre-aggregate).
 func TestOnlineIncrementalParity(t *testing.T) {
-	dir := t.TempDir()
 	end := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := synth.Generate(context.Background(), synth.Config{Merchants: 30, Months: 14, AsOf: end, Seed: 11, Format: synth.FormatCSV, Workers: 1}, dir); err != nil {
-		t.Fatal(err)
-	}
-	byM := map[string][]Tx{}
-	var ids []string
-	for _, tx := range readTx(t, filepath.Join(dir, "transactions.csv.gz")) {
-		if byM[tx.MerchantID] == nil {
-			ids = append(ids, tx.MerchantID)
-		}
-		byM[tx.MerchantID] = append(byM[tx.MerchantID], tx)
-	}
+	byM, ids := synthByMerchant(t, 30, 14, 11, end)
 	db := testDB(t)
 	ctx := context.Background()
 	// The service's Online (rows through table functions) and one on a

@@ -2,13 +2,10 @@ package features
 
 import (
 	"context"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/lendhq/lend/synth"
 )
 
 // TestPreFolderFoldEqualsWhole folds a merchant's rows into a Pre in uneven
@@ -16,19 +13,8 @@ import (
 // requires the features over it to equal the batch pipeline's over all the
 // rows, and its pre-aggregate rows to equal those of one Fold of all rows.
 func TestPreFolderFoldEqualsWhole(t *testing.T) {
-	dir := t.TempDir()
 	end := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := synth.Generate(context.Background(), synth.Config{Merchants: 24, Months: 14, AsOf: end, Seed: 5, Format: synth.FormatCSV, Workers: 1}, dir); err != nil {
-		t.Fatal(err)
-	}
-	byM := map[string][]Tx{}
-	var ids []string
-	for _, tx := range readTx(t, filepath.Join(dir, "transactions.csv.gz")) {
-		if byM[tx.MerchantID] == nil {
-			ids = append(ids, tx.MerchantID)
-		}
-		byM[tx.MerchantID] = append(byM[tx.MerchantID], tx)
-	}
+	byM, ids := synthByMerchant(t, 24, 14, 5, end)
 	ctx := context.Background()
 	db := testDB(t)
 	o, err := OpenOnline(ctx, "256MB")

@@ -7,6 +7,7 @@ package features
 // against DuckDB itself by TestSQLEvalSemantics and TestSQLEvalWideToDouble).
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -331,12 +332,12 @@ func compare(a, b value) (int, error) {
 	if a.k == b.k {
 		switch a.k {
 		case vInt, vTS, vDate, vBool:
-			return cmpI(a.i, b.i), nil
+			return cmp.Compare(a.i, b.i), nil
 		case vStr:
 			return strings.Compare(a.s, b.s), nil
 		case vDec:
 			if a.scale == b.scale {
-				return cmpI(a.i, b.i), nil
+				return cmp.Compare(a.i, b.i), nil
 			}
 		}
 	}
@@ -351,7 +352,7 @@ func compare(a, b value) (int, error) {
 		}
 		if a.k == vUint || b.k == vUint {
 			if a.k == vUint && b.k == vUint {
-				return cmpU(uint64(a.i), uint64(b.i)), nil
+				return cmp.Compare(uint64(a.i), uint64(b.i)), nil
 			}
 			if a.k == vUint && uint64(a.i) > math.MaxInt64 {
 				return 1, nil
@@ -380,7 +381,7 @@ func compare(a, b value) (int, error) {
 			}
 			return 0, errOverflow
 		}
-		return cmpI(x, y), nil
+		return cmp.Compare(x, y), nil
 	}
 	if a.k != b.k {
 		return 0, fmt.Errorf("sqleval: cannot compare %s with %s", kindNames[a.k], kindNames[b.k])
@@ -389,7 +390,7 @@ func compare(a, b value) (int, error) {
 	case vStr:
 		return strings.Compare(a.s, b.s), nil
 	case vBool, vTS, vDate:
-		return cmpI(a.i, b.i), nil
+		return cmp.Compare(a.i, b.i), nil
 	}
 	return 0, fmt.Errorf("sqleval: cannot compare %s values", kindNames[a.k])
 }
@@ -406,26 +407,6 @@ func cmpFloat(x, y float64) int {
 	case x < y:
 		return -1
 	case x > y:
-		return 1
-	}
-	return 0
-}
-
-func cmpI(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpU(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
 		return 1
 	}
 	return 0
@@ -470,7 +451,7 @@ func castTo(v value, to string) (value, error) {
 			q, r := x.quoRem(uint64(pow10[v.scale]))
 			if 2*absI(r) >= pow10[v.scale] {
 				var ok bool
-				if q, ok = q.add(i128of(int64(cmpI(r, 0)))); !ok {
+				if q, ok = q.add(i128of(int64(cmp.Compare(r, 0)))); !ok {
 					return nullV, errOverflow
 				}
 			}

@@ -7,6 +7,7 @@ package features
 // DuckDB's own DECIMAL(38) → DOUBLE conversion (wideToFloat).
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/big"
@@ -58,9 +59,9 @@ func (a i128) sub(b i128) (i128, bool) {
 
 func (a i128) cmp(b i128) int {
 	if a.hi != b.hi {
-		return cmpI(a.hi, b.hi)
+		return cmp.Compare(a.hi, b.hi)
 	}
-	return cmpU(a.lo, b.lo)
+	return cmp.Compare(a.lo, b.lo)
 }
 
 // int64 returns a as an int64 when it fits.
