@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -58,6 +59,9 @@ type Online struct {
 	broken   bool // a rollback failed: staged rows may remain
 	// pendingFold is PendingFold (lowered by tests to fold small histories).
 	pendingFold int
+	// evalValidated and duckValidated count ValidateAndComputeFrom's
+	// batches validated by sqleval and, where it refused, by DuckDB.
+	evalValidated, duckValidated int64
 	// src, in OpenOnline's own database, hands the batch to DuckDB's
 	// validation through a table function instead of a staging table (nil:
 	// staging table).
@@ -447,9 +451,10 @@ func (p *Pre) AsOf() time.Time { return p.asOf }
 // as soon as it is known valid, before the features are computed (the
 // service starts storing the batch meanwhile).
 //
-// The batch is validated by DuckDB with the batch pipeline's SQL; the
-// pre-aggregate and the features are the registry's SQL text run by
-// sqleval over the parsed rows (no DuckDB query).
+// The batch is validated with the batch pipeline's SQL text run by sqleval
+// (validateEval; by DuckDB when sqleval refuses the text, e.g. not UTF-8);
+// the pre-aggregate and the features are the registry's SQL text run by
+// sqleval over the parsed rows: no DuckDB query on the way.
 func (o *Online) ValidateAndComputeFrom(ctx context.Context, asOf time.Time, base *Pre, history []ValidRow, batch []Tx, onValid func([]ValidTx)) (parsed []ValidTx, bad []RowError, row Row, ok bool, next *Pre, err error) {
 	if !asOf.Equal(asOf.UTC().Truncate(24 * time.Hour)) {
 		return nil, nil, row, false, nil, lend.FieldErrorf("as_of", "must be midnight UTC")
@@ -478,7 +483,19 @@ func (o *Online) ValidateAndComputeFrom(ctx context.Context, asOf time.Time, bas
 	single := oneMerchant(ids)
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.src != nil {
+	if o.closed || o.broken {
+		return nil, nil, row, false, nil, lend.Errorf(lend.EINTERNAL, "online features are closed or broken")
+	}
+	parsed, bad, err = o.validateEval(batch)
+	if lend.ErrorCode(err) == lend.ETOOLARGE {
+		return nil, nil, row, false, nil, err
+	}
+	if err == nil && bad != nil {
+		return nil, bad, row, false, nil, nil
+	}
+	if err == nil {
+		o.evalValidated++
+	} else if o.src != nil {
 		// The batch goes to DuckDB through the table function: nothing is
 		// written, so no transaction to roll back.
 		if o.closed || o.broken {
@@ -496,8 +513,11 @@ func (o *Online) ValidateAndComputeFrom(ctx context.Context, asOf time.Time, bas
 			return nil, nil, row, false, nil, err
 		}
 	}
-	if parsed, bad, err = o.checkStaged(ctx, o.batchRel()); err != nil || bad != nil {
-		return nil, bad, row, false, nil, err
+	if err != nil { // sqleval refused the batch: DuckDB validates it
+		o.duckValidated++
+		if parsed, bad, err = o.checkStaged(ctx, o.batchRel()); err != nil || bad != nil {
+			return nil, bad, row, false, nil, err
+		}
 	}
 	if len(parsed) != len(batch) {
 		return nil, nil, row, false, nil, lend.Errorf(lend.EINTERNAL, "validation returned %d of %d rows", len(parsed), len(batch))
@@ -545,11 +565,80 @@ func (o *Online) ValidateAndComputeFrom(ctx context.Context, asOf time.Time, bas
 }
 
 // Input tables of sqleval in the online path: validated rows shaped like
-// tx (what preSQL reads) and a stored pre-aggregate (preSQL's output).
+// tx (what preSQL reads), a stored pre-aggregate (preSQL's output) and a
+// batch to validate, shaped like the staging table (stagingDDL).
 const (
-	evalRowsTable = "online_rows"
-	evalPreTable  = "online_pre"
+	evalRowsTable  = "online_rows"
+	evalPreTable   = "online_pre"
+	evalBatchTable = "online_batch"
 )
+
+// evalBatchCols are the columns of evalBatchTable: stagingDDL's.
+var evalBatchCols = []string{"file", "line", "merchant_id", "ts", "amount", "type", "buyer_id", "raw", "struct_reason"}
+
+// evalValidationQuery is the batch pipeline's validation SQL over a staged
+// batch (validatedOf, as checkStaged runs it in DuckDB), read by
+// validateEval: line, reason, the instant in µs and the amount in
+// micro-units (DECIMAL(18,6) is int64 micro-units in sqleval already).
+var evalValidationQuery = "SELECT line, reason, epoch_us(ts), amount FROM " + validatedOf(evalBatchTable, true) + " ORDER BY line"
+
+// validateEval validates batch with the batch pipeline's validation SQL run
+// by sqleval (checkStaged's result, without a DuckDB query). An error means
+// sqleval refused (text it cannot cast exactly as DuckDB, see
+// sqleval_text.go): the caller validates with DuckDB instead. o.mu is held.
+func (o *Online) validateEval(batch []Tx) ([]ValidTx, []RowError, error) {
+	if len(batch) > MaxOnlineRows {
+		return nil, nil, lend.Errorf(lend.ETOOLARGE, "%d rows exceed %d", len(batch), MaxOnlineRows)
+	}
+	p, err := o.ev.plan(evalValidationQuery)
+	if err != nil {
+		return nil, nil, err
+	}
+	in := make([][]value, len(batch))
+	flat := make([]value, 9*len(batch))
+	for i := range batch {
+		t := &batch[i]
+		r := flat[9*i : 9*i+9 : 9*i+9]
+		r[0], r[1] = value{k: vStr, s: "online"}, intV(int64(i+1))
+		for c, s := range [...]string{t.MerchantID, t.TS, t.Amount, t.Type, t.BuyerID} {
+			if !utf8.ValidString(s) {
+				// What DuckDB makes of it is DuckDB's to say.
+				return nil, nil, fmt.Errorf("%w: row %d: %s is not UTF-8", errUnsupported, i+1, evalBatchCols[c+2])
+			}
+			r[c+2] = value{k: vStr, s: s}
+		}
+		in[i] = r
+	}
+	t, err := p.run(map[string][][]value{evalBatchTable: in})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(t.rows) != len(batch) {
+		return nil, nil, fmt.Errorf("sqleval: validation returned %d of %d rows", len(t.rows), len(batch))
+	}
+	out := make([]ValidTx, 0, len(batch))
+	var bad []RowError
+	for _, r := range t.rows {
+		if r[0].k != vInt {
+			return nil, nil, fmt.Errorf("sqleval: validation line is %s", kindNames[r[0].k])
+		}
+		if r[1].k == vStr {
+			if len(bad) < MaxRowErrors {
+				field, why, _ := strings.Cut(r[1].s, ": ")
+				bad = append(bad, RowError{Index: int(r[0].i) - 1, Field: field, Reason: why})
+			}
+			continue
+		}
+		if r[1].k != vNull || r[2].k != vInt || r[3].k != vDec || r[3].scale != 6 {
+			return nil, nil, fmt.Errorf("sqleval: valid row shaped %s, %s, %s", kindNames[r[1].k], kindNames[r[2].k], kindNames[r[3].k])
+		}
+		out = append(out, ValidTx{TS: time.UnixMicro(r[2].i).UTC(), AmountMicro: r[3].i})
+	}
+	if len(bad) > 0 {
+		return nil, bad, nil
+	}
+	return out, nil, nil
+}
 
 // evalRowCols are the columns of evalRowsTable (see evalRows).
 var evalRowCols = []string{"merchant_id", "ts", "amount", "type", "buyer_id"}
@@ -571,7 +660,7 @@ func newOnlineEval() *sqlEval {
 	if err != nil {
 		cols = nil
 	}
-	return newSQLEval(map[string][]string{evalRowsTable: evalRowCols, evalPreTable: cols})
+	return newSQLEval(map[string][]string{evalRowsTable: evalRowCols, evalPreTable: cols, evalBatchTable: evalBatchCols})
 }
 
 // evalRows are rows as preSQL's input: merchant_id, ts TIMESTAMP, amount
@@ -623,10 +712,11 @@ func (b *evalRowBuf) rows(rows []ValidRow, hasBuyer bool) [][]value {
 }
 
 // evalQuery returns the cached text of a registry query for sqleval
-// (generating it costs more than running it over one merchant's rows).
-// o.mu is held.
-func (o *Online) evalQuery(kind string, asOf time.Time, single bool, build func() (string, error)) (string, error) {
-	key := "eval\x00" + kind + "\x00" + asOf.Format(time.RFC3339) + strconv.FormatBool(single)
+// (generating it costs more than running it over one merchant's rows),
+// built with @as_of as a parameter (asOfParam): one text, and one plan,
+// for every day. o.mu is held.
+func (o *Online) evalQuery(kind string, single bool, build func() (string, error)) (string, error) {
+	key := "eval\x00" + kind + "\x00" + strconv.FormatBool(single)
 	if q := o.queries[key]; q != "" {
 		return q, nil
 	}
@@ -634,22 +724,27 @@ func (o *Online) evalQuery(kind string, asOf time.Time, single bool, build func(
 	if err != nil {
 		return "", lend.Wrap(lend.EINTERNAL, err, "building feature query")
 	}
-	if len(o.queries) >= 8 { // an old as-of day: start over
+	if len(o.queries) >= 8 { // bounded: start over
 		clear(o.queries)
 	}
 	o.queries[key] = q
 	return q, nil
 }
 
+// asOfArgs are the run-time parameters of an evalQuery text.
+func asOfArgs(asOf time.Time) map[string]value {
+	return map[string]value{"as_of": {k: vTS, i: asOf.UnixMicro()}}
+}
+
 // preOf returns the pre-aggregate (preOnlyQuery) of rows as of asOf. o.mu
 // is held.
 func (o *Online) preOf(rows []ValidRow, asOf time.Time) ([][]value, error) {
-	q, _ := o.evalQuery("pre", asOf, true, func() (string, error) { return preOnlyQuery(evalRowsTable, asOf), nil })
+	q, _ := o.evalQuery("pre", true, func() (string, error) { return preOnlyQuery(evalRowsTable, asOfParam), nil })
 	p, err := o.ev.plan(q)
 	if err != nil {
 		return nil, lend.Wrap(lend.EINTERNAL, err, "planning the online pre-aggregate")
 	}
-	t, err := p.run(map[string][][]value{evalRowsTable: o.rowBuf.rows(rows, true)})
+	t, err := p.runWith(map[string][][]value{evalRowsTable: o.rowBuf.rows(rows, true)}, asOfArgs(asOf))
 	if err != nil {
 		return nil, lend.Wrap(lend.EINTERNAL, err, "pre-aggregating online rows")
 	}
@@ -664,8 +759,7 @@ func (o *Online) combinePre(a, b [][]value) ([][]value, error) {
 	if len(a) == 0 {
 		return b, nil
 	}
-	epoch := time.Unix(0, 0)
-	q, _ := o.evalQuery("pre", epoch, true, func() (string, error) { return preOnlyQuery(evalRowsTable, epoch), nil })
+	q, _ := o.evalQuery("pre", true, func() (string, error) { return preOnlyQuery(evalRowsTable, asOfParam), nil })
 	p, err := o.ev.plan(q)
 	if err == nil {
 		var c *combiner
@@ -687,29 +781,30 @@ func (o *Online) featuresOverPre(asOf time.Time, single bool, pre [][]value, fre
 	var err error
 	in := map[string][][]value{evalPreTable: pre}
 	if fresh == nil {
-		q, err = o.evalQuery("overpre", asOf, single, func() (string, error) {
-			return featureQueryOverPre(evalPreTable, asOf, true, single)
+		q, err = o.evalQuery("overpre", single, func() (string, error) {
+			return featureQueryOverPre(evalPreTable, asOfParam, true, single)
 		})
 	} else {
-		q, err = o.evalQuery("overpreand", asOf, single, func() (string, error) {
-			return featureQueryOverPreAnd(evalPreTable, evalRowsTable, asOf, true, single)
+		q, err = o.evalQuery("overpreand", single, func() (string, error) {
+			return featureQueryOverPreAnd(evalPreTable, evalRowsTable, asOfParam, true, single)
 		})
 		in[evalRowsTable] = evalRows(fresh, true)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return o.evalFeatures(q, in)
+	return o.evalFeatures(q, in, asOf)
 }
 
 // evalFeatures runs a feature query (columns merchant_id, as_of, then the
-// features in registry order) with sqleval. o.mu is held.
-func (o *Online) evalFeatures(q string, in map[string][][]value) ([]Row, error) {
+// features in registry order) with sqleval, @as_of bound to asOf. o.mu is
+// held.
+func (o *Online) evalFeatures(q string, in map[string][][]value, asOf time.Time) ([]Row, error) {
 	p, err := o.ev.plan(q)
 	if err != nil {
 		return nil, lend.Wrap(lend.EINTERNAL, err, "planning the feature query")
 	}
-	t, err := p.run(in)
+	t, err := p.runWith(in, asOfArgs(asOf))
 	if err != nil {
 		return nil, lend.Wrap(lend.EINTERNAL, err, "computing features")
 	}
@@ -832,21 +927,27 @@ func (o *Online) computeAll(ctx context.Context, asOf time.Time, hasBuyer bool, 
 }
 
 // computeEval is computeAll with the features computed by sqleval: the
-// rows are validated by DuckDB (checkStaged, the batch pipeline's SQL) and
-// the registry's Query (or its single-merchant form) runs over the parsed
-// rows. o.mu is held.
+// rows are validated with the batch pipeline's SQL (validateEval, or
+// checkStaged in DuckDB where sqleval refuses them) and the registry's
+// Query (or its single-merchant form) runs over the parsed rows. o.mu is
+// held.
 func (o *Online) computeEval(ctx context.Context, asOf time.Time, hasBuyer bool, rows []Tx, single bool) ([]Row, error) {
-	end, err := o.begin(ctx)
-	if err != nil {
+	parsed, bad, err := o.validateEval(rows)
+	if lend.ErrorCode(err) == lend.ETOOLARGE {
 		return nil, err
 	}
-	defer end()
-	if err := o.stage(ctx, hasBuyer, rows, nil); err != nil {
-		return nil, err
-	}
-	parsed, bad, err := o.checkStaged(ctx, "temp.main."+onlineTable)
-	if err != nil {
-		return nil, err
+	if err != nil { // sqleval refused: DuckDB validates
+		end, err := o.begin(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer end()
+		if err := o.stage(ctx, hasBuyer, rows, nil); err != nil {
+			return nil, err
+		}
+		if parsed, bad, err = o.checkStaged(ctx, "temp.main."+onlineTable); err != nil {
+			return nil, err
+		}
 	}
 	if len(bad) > 0 {
 		return nil, lend.Errorf(lend.EINVALID, "transactions[%d]: %s: %s", bad[0].Index, bad[0].Field, bad[0].Reason)
@@ -858,15 +959,16 @@ func (o *Online) computeEval(ctx context.Context, asOf time.Time, hasBuyer bool,
 	for i, r := range rows {
 		valid[i] = ValidRow{MerchantID: r.MerchantID, TS: parsed[i].TS, AmountMicro: parsed[i].AmountMicro, Type: r.Type, BuyerID: r.BuyerID}
 	}
-	build := Query
-	if single {
-		build = singleMerchantQuery
-	}
-	q, err := build(evalRowsTable, asOf, hasBuyer)
+	q, err := o.evalQuery("rows"+strconv.FormatBool(hasBuyer), single, func() (string, error) {
+		if single {
+			return singleMerchantQuery(evalRowsTable, asOfParam, hasBuyer)
+		}
+		return Query(evalRowsTable, asOfParam, hasBuyer)
+	})
 	if err != nil {
-		return nil, lend.Wrap(lend.EINTERNAL, err, "building feature query")
+		return nil, err
 	}
-	return o.evalFeatures(q, map[string][][]value{evalRowsTable: evalRows(valid, hasBuyer)})
+	return o.evalFeatures(q, map[string][][]value{evalRowsTable: evalRows(valid, hasBuyer)}, asOf)
 }
 
 // features runs the registry's Query over rel (valid rows shaped like tx),
@@ -1061,6 +1163,14 @@ func NewPreFolder() *PreFolder {
 	return &PreFolder{ev: newOnlineEval(), queries: make(map[string]string)}
 }
 
+// ValidationCounts returns how many batches ValidateAndComputeFrom
+// validated with sqleval and how many (refused by sqleval) with DuckDB.
+func (o *Online) ValidationCounts() (eval, duck int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.evalValidated, o.duckValidated
+}
+
 // Fold returns the Pre, as of asOf, of base's rows (nil: none) and rows
 // (validated rows, e.g. a store's history or a parsed batch): equal to the
 // Pre built from all those rows at once, since preSQL's groups merge by
@@ -1099,20 +1209,16 @@ func (f *PreFolder) Fold(base *Pre, asOf time.Time, rows []ValidRow) (*Pre, erro
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	key := "pre\x00" + asOf.Format(time.RFC3339)
-	q := f.queries[key]
+	q := f.queries["pre"]
 	if q == "" {
-		if len(f.queries) >= 4 { // old as-of days
-			clear(f.queries)
-		}
-		q = preOnlyQuery(evalRowsTable, asOf)
-		f.queries[key] = q
+		q = preOnlyQuery(evalRowsTable, asOfParam)
+		f.queries["pre"] = q
 	}
 	p, err := f.ev.plan(q)
 	if err != nil {
 		return nil, lend.Wrap(lend.EINTERNAL, err, "planning the online pre-aggregate")
 	}
-	t, err := p.run(map[string][][]value{evalRowsTable: f.rowBuf.rows(rows, true)})
+	t, err := p.runWith(map[string][][]value{evalRowsTable: f.rowBuf.rows(rows, true)}, asOfArgs(asOf))
 	if err != nil {
 		return nil, lend.Wrap(lend.EINTERNAL, err, "pre-aggregating online rows")
 	}

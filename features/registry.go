@@ -374,11 +374,21 @@ func asOfLiteral(asOf time.Time) string {
 	return "TIMESTAMP '" + asOf.UTC().Format("2006-01-02 15:04:05") + "'"
 }
 
-// bind substitutes the placeholders of a registry SQL fragment.
+// asOfParam, given to a query builder as the as-of date, leaves @as_of in
+// the text: sqleval binds it at run time (sqlPlan.runWith), so the online
+// path plans each query once rather than once a day. DuckDB gets the
+// literal (a parameter would make it plan on every execution).
+var asOfParam = time.Time{}
+
+// bind substitutes the placeholders of a registry SQL fragment (@as_of
+// stays when asOf is asOfParam).
 func bind(sqlText string, asOf time.Time, hasBuyer bool) string {
 	hb := "FALSE"
 	if hasBuyer {
 		hb = "TRUE"
+	}
+	if asOf.Equal(asOfParam) {
+		return strings.ReplaceAll(sqlText, "@has_buyer", hb)
 	}
 	return strings.NewReplacer("@as_of", asOfLiteral(asOf), "@has_buyer", hb).Replace(sqlText)
 }

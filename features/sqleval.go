@@ -37,6 +37,9 @@ type sqlPlan struct {
 	cols   []string
 	nslots int
 	inputs []string // input table of each of the first slots
+	// params are the query's @name cells, set by runWith before a run (a
+	// plan serves one run at a time, as its sqlEval does).
+	params map[string]*value
 }
 
 // newSQLEval returns an evaluator over input tables with the given columns.
@@ -71,7 +74,7 @@ func (e *sqlEval) plan(sql string) (*sqlPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &sqlPlan{root: root, cols: root.cols, nslots: b.nslots, inputs: e.inputs}
+	p := &sqlPlan{root: root, cols: root.cols, nslots: b.nslots, inputs: e.inputs, params: b.params}
 	if len(e.plans) >= maxPlans {
 		clear(e.plans)
 	}
@@ -80,8 +83,21 @@ func (e *sqlEval) plan(sql string) (*sqlPlan, error) {
 }
 
 // run executes the plan over the named input tables (each shaped as its
-// schema says).
+// schema says); a query with @parameters needs runWith.
 func (p *sqlPlan) run(inputs map[string][][]value) (*evalTable, error) {
+	return p.runWith(inputs, nil)
+}
+
+// runWith is run with the values of the query's @parameters: every one
+// must be given (a missing one is an error, not a NULL).
+func (p *sqlPlan) runWith(inputs map[string][][]value, params map[string]value) (*evalTable, error) {
+	for name, cell := range p.params {
+		v, ok := params[name]
+		if !ok {
+			return nil, fmt.Errorf("sqleval: no value for parameter @%s", name)
+		}
+		*cell = v
+	}
 	rt := &evalRun{tabs: make([]*evalTable, p.nslots)}
 	for i, name := range p.inputs {
 		rt.tabs[i] = &evalTable{rows: inputs[name]}
@@ -205,6 +221,7 @@ type binder struct {
 	eval      *sqlEval
 	nslots    int
 	constMemo map[expr]bool
+	params    map[string]*value // @name → the cell its closures read
 }
 
 func (b *binder) query(q *query, env *tabEnv) (*qplan, error) {
@@ -511,7 +528,7 @@ func (b *binder) isConst(e expr) bool {
 	c := true
 	switch x := e.(type) {
 	case *litExpr:
-	case *colRef, *lambdaExpr:
+	case *colRef, *lambdaExpr, *paramExpr:
 		c = false
 	case *callExpr:
 		c = !aggFuncs[x.name] && !x.star && x.filter == nil
@@ -563,6 +580,16 @@ func (b *binder) expr0(e expr, ctx *bctx) (cexpr, error) {
 	case *litExpr:
 		v := x.v
 		return func(_, _ []value) (value, error) { return v, nil }, nil
+	case *paramExpr:
+		if b.params == nil {
+			b.params = map[string]*value{}
+		}
+		cell := b.params[x.name]
+		if cell == nil {
+			cell = new(value)
+			b.params[x.name] = cell
+		}
+		return func(_, _ []value) (value, error) { return *cell, nil }, nil
 	case *colRef:
 		if x.qual == "" {
 			for i := len(ctx.lams) - 1; i >= 0; i-- {
@@ -775,13 +802,17 @@ func (b *binder) expr0(e expr, ctx *bctx) (cexpr, error) {
 		if err != nil {
 			return nil, err
 		}
-		to := x.to
+		to, try := x.to, x.try
 		return func(row, lam []value) (value, error) {
 			v, err := a(row, lam)
 			if err != nil || v.k == vNull {
 				return v, err
 			}
-			return castTo(v, to)
+			v, err = castTo(v, to)
+			if err == errCastInvalid && try {
+				return nullV, nil
+			}
+			return v, err
 		}, nil
 	case *sliceExpr:
 		l, err := b.expr(x.x, ctx)
@@ -1178,6 +1209,7 @@ var binOps = map[string]func(a, b value) (value, error){
 		}
 		return floatV(math.Pow(x, y)), nil
 	},
+	"||": concat,
 	"<<": func(a, b value) (value, error) { return shift(a, b, true) },
 	">>": func(a, b value) (value, error) { return shift(a, b, false) },
 	"=":  cmpOp(func(c int) bool { return c == 0 }),
@@ -1325,6 +1357,9 @@ func (b *binder) scalarCall(x *callExpr, ctx *bctx) (cexpr, error) {
 			}
 			return listOf(out), nil
 		}, nil
+	}
+	if f, ok, err := b.textCall(x, args); ok {
+		return f, err
 	}
 	var f func(v value) (value, error)
 	switch x.name {

@@ -21,6 +21,7 @@ const (
 	tNumber
 	tString
 	tOp
+	tParam // @name: a value bound at run time (sqlPlan.runWith)
 )
 
 type token struct {
@@ -40,6 +41,13 @@ func lex(sql string) ([]token, error) {
 			i++
 		case c == '-' && i+1 < len(sql) && sql[i+1] == '-':
 			return nil, fmt.Errorf("sqleval: comments are not supported (offset %d)", i)
+		case c == '@' && i+1 < len(sql) && isIdentStart(sql[i+1]):
+			j := i + 2
+			for j < len(sql) && (isIdentStart(sql[j]) || isDigit(sql[j])) {
+				j++
+			}
+			out = append(out, token{tParam, strings.ToLower(sql[i+1 : j]), i})
+			i = j
 		case isIdentStart(c):
 			j := i + 1
 			for j < len(sql) && (isIdentStart(sql[j]) || isDigit(sql[j])) {
@@ -85,7 +93,7 @@ func lex(sql string) ([]token, error) {
 			i = j + 1
 		default:
 			op := ""
-			for _, o := range []string{"::", "//", "<<", ">>", "<=", ">=", "<>", "!=", "->"} {
+			for _, o := range []string{"::", "//", "<<", ">>", "<=", ">=", "<>", "!=", "->", "||"} {
 				if strings.HasPrefix(sql[i:], o) {
 					op = o
 					break
@@ -157,6 +165,9 @@ type expr interface{ String() string }
 
 type colRef struct{ qual, name string }
 type litExpr struct{ v value }
+
+// paramExpr is @name, a value given at run time.
+type paramExpr struct{ name string }
 type unaryExpr struct {
 	op string // "-", "not"
 	x  expr
@@ -181,8 +192,9 @@ type caseExpr struct {
 	els   expr // nil: NULL
 }
 type castExpr struct {
-	x  expr
-	to string // DOUBLE, BIGINT, UBIGINT, DATE
+	x   expr
+	to  string // DOUBLE, BIGINT, UBIGINT, DATE, VARCHAR, TIMESTAMP, TIMESTAMPTZ, DECIMAL(18,6)
+	try bool   // TRY_CAST: NULL where CAST fails to convert
 }
 type callExpr struct {
 	name   string
@@ -203,12 +215,18 @@ func (e *colRef) String() string {
 	return e.name
 }
 func (e *litExpr) String() string   { return e.v.sqlText() }
+func (e *paramExpr) String() string { return "@" + e.name }
 func (e *unaryExpr) String() string { return "(" + e.op + " " + e.x.String() + ")" }
 func (e *binExpr) String() string   { return "(" + e.l.String() + " " + e.op + " " + e.r.String() + ")" }
 func (e *betweenExpr) String() string {
 	return "(" + e.x.String() + " BETWEEN " + e.lo.String() + " AND " + e.hi.String() + ")"
 }
-func (e *castExpr) String() string { return "CAST(" + e.x.String() + " AS " + e.to + ")" }
+func (e *castExpr) String() string {
+	if e.try {
+		return "TRY_CAST(" + e.x.String() + " AS " + e.to + ")"
+	}
+	return "CAST(" + e.x.String() + " AS " + e.to + ")"
+}
 func (e *sliceExpr) String() string {
 	return e.x.String() + "[" + e.lo.String() + ":" + e.hi.String() + "]"
 }
@@ -262,8 +280,11 @@ func joinExprs(es []expr) string {
 var (
 	aggFuncs    = map[string]bool{"count": true, "sum": true, "min": true, "max": true, "bit_or": true}
 	scalarFuncs = map[string]bool{"coalesce": true, "least": true, "sqrt": true, "bit_count": true, "epoch_us": true,
-		"list_value": true, "list_sum": true, "list_transform": true}
-	castTypes = map[string]bool{"double": true, "bigint": true, "ubigint": true, "date": true}
+		"list_value": true, "list_sum": true, "list_transform": true,
+		// the validation SQL's (sqleval_text.go)
+		"regexp_full_match": true, "regexp_matches": true, "trim": true, "ascii": true, "chr": true, "nullif": true, "timezone": true}
+	castTypes = map[string]bool{"double": true, "bigint": true, "ubigint": true, "date": true,
+		"varchar": true, "timestamp": true, "timestamptz": true, "decimal": true}
 	// reserved words that end an expression or a FROM item (never an alias).
 	reserved = map[string]bool{"select": true, "from": true, "where": true, "group": true, "having": true, "order": true,
 		"union": true, "left": true, "join": true, "on": true, "as": true, "and": true, "or": true, "not": true,
@@ -771,7 +792,8 @@ func (p *parser) binLevel(ops []string, sub func() (expr, error)) (expr, error) 
 	}
 }
 
-func (p *parser) shiftExpr() (expr, error) { return p.binLevel([]string{"<<", ">>"}, p.addExpr) }
+// shiftExpr is PostgreSQL's "any other operator" level: << >> ||.
+func (p *parser) shiftExpr() (expr, error) { return p.binLevel([]string{"<<", ">>", "||"}, p.addExpr) }
 func (p *parser) addExpr() (expr, error)   { return p.binLevel([]string{"+", "-"}, p.mulExpr) }
 func (p *parser) mulExpr() (expr, error)   { return p.binLevel([]string{"*", "/", "//"}, p.powExpr) }
 func (p *parser) powExpr() (expr, error)   { return p.binLevel([]string{"^"}, p.unaryExpr) }
@@ -806,7 +828,7 @@ func (p *parser) postfixExpr() (expr, error) {
 			if err != nil {
 				return nil, err
 			}
-			x = &castExpr{x, to}
+			x = &castExpr{x: x, to: to}
 		case p.acceptOp("["):
 			lo, err := p.expr()
 			if err != nil {
@@ -835,9 +857,20 @@ func (p *parser) postfixExpr() (expr, error) {
 func (p *parser) typeName() (string, error) {
 	t := p.peek()
 	if t.kind != tIdent || !castTypes[t.text] {
-		return "", p.errf("cast to type %q is not supported (DOUBLE, BIGINT, UBIGINT, DATE)", t.text)
+		return "", p.errf("cast to type %q is not supported (DOUBLE, BIGINT, UBIGINT, DATE, VARCHAR, TIMESTAMP, TIMESTAMPTZ, DECIMAL(18,6))", t.text)
 	}
 	p.next()
+	if t.text == "decimal" {
+		// Only the validation's amount type (DECIMAL(18,6)): its values
+		// are int64 micro-units like the registry's amounts.
+		for _, want := range []string{"(", "18", ",", "6", ")"} {
+			if p.peek().text != want {
+				return "", p.errf("only DECIMAL(18,6) is supported")
+			}
+			p.next()
+		}
+		return "DECIMAL(18,6)", nil
+	}
 	if p.isOp("(") || p.isOp("[") {
 		return "", p.errf("type modifiers on %s are not supported", strings.ToUpper(t.text))
 	}
@@ -861,6 +894,9 @@ func (p *parser) primary() (expr, error) {
 	case tString:
 		p.next()
 		return &litExpr{value{k: vStr, s: t.text}}, nil
+	case tParam:
+		p.next()
+		return &paramExpr{t.text}, nil
 	case tOp:
 		if t.text == "(" {
 			p.next()
@@ -907,7 +943,7 @@ func (p *parser) primary() (expr, error) {
 		return &litExpr{v}, nil
 	case "case":
 		return p.caseExpr()
-	case "cast":
+	case "cast", "try_cast":
 		p.next()
 		if err := p.expectOp("("); err != nil {
 			return nil, err
@@ -923,8 +959,8 @@ func (p *parser) primary() (expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &castExpr{x, to}, p.expectOp(")")
-	case "exists", "interval", "date", "array", "struct", "map", "row", "extract", "try_cast":
+		return &castExpr{x: x, to: to, try: t.text == "try_cast"}, p.expectOp(")")
+	case "exists", "interval", "date", "array", "struct", "map", "row", "extract":
 		if p.peekAt(1).kind == tOp && (p.peekAt(1).text == "(" || p.peekAt(1).text == "[") || p.peekAt(1).kind == tString {
 			return nil, p.errf("%s is not supported", strings.ToUpper(t.text))
 		}

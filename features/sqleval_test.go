@@ -361,8 +361,10 @@ func TestSQLEvalRefuses(t *testing.T) {
 		"SELECT count(DISTINCT a) FROM t":                  "count(DISTINCT …) is not supported",
 		"SELECT sum(a) OVER () FROM t":                     "window functions (OVER) are not supported",
 		"SELECT a FROM t LIMIT 1":                          "LIMIT is not supported",
-		"SELECT a::VARCHAR FROM t":                         `cast to type "varchar" is not supported`,
-		"SELECT CAST(a AS DECIMAL(18,6)) FROM t":           `cast to type "decimal" is not supported`,
+		"SELECT a::TIME FROM t":                            `cast to type "time" is not supported`,
+		"SELECT CAST(a AS DECIMAL(38,6)) FROM t":           "only DECIMAL(18,6) is supported",
+		"SELECT timezone('Europe/Paris', ts) FROM t":       "only 'UTC' is supported",
+		"SELECT regexp_matches(s, s) FROM t":               "argument 2 must be a constant string",
 		"SELECT a FROM t UNION SELECT a FROM t":            "UNION without ALL is not supported",
 		"SELECT a FROM t EXCEPT SELECT a FROM t":           "EXCEPT is not supported",
 		"SELECT a FROM t GROUP BY GROUPING SETS ((a))":     "GROUP BY GROUPING is not supported",
@@ -442,6 +444,46 @@ func TestSQLEvalPlansRegistry(t *testing.T) {
 			}
 		} else if len(p.cols) != len(registry)+2 {
 			t.Fatalf("feature query of %d columns", len(p.cols))
+		}
+	}
+	// With @as_of as a parameter (how the online path plans them, once for
+	// every day) the same queries give, day after day, what the texts with
+	// the day's literal give, and a run without the parameter fails.
+	params, literal := onlineQueries(t, asOfParam), onlineQueries(t, goldenAsOf)
+	rows := evalRows([]ValidRow{
+		{MerchantID: "m", TS: goldenAsOf.Add(-40 * 24 * time.Hour), AmountMicro: 12_500_000, Type: "sale", BuyerID: "b1"},
+		{MerchantID: "m", TS: goldenAsOf.Add(-3 * time.Hour), AmountMicro: 2_000_000, Type: "refund"},
+		{MerchantID: "m", TS: goldenAsOf.Add(20 * 24 * time.Hour), AmountMicro: 7_000_000, Type: "sale", BuyerID: "b2"},
+	}, true)
+	pp, err := ev.plan(params[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pp.run(map[string][][]value{evalRowsTable: rows}); err == nil || !strings.Contains(err.Error(), "no value for parameter @as_of") {
+		t.Fatalf("run without @as_of: %v", err)
+	}
+	for _, day := range []time.Time{goldenAsOf, goldenAsOf.AddDate(0, 0, 1), goldenAsOf.AddDate(0, 0, 30)} {
+		literal = onlineQueries(t, day)
+		for i, q := range []string{params[0], params[3]} { // the pre-aggregate; the features over rows (single)
+			lp, err := newOnlineEval().plan(literal[[]int{0, 3}[i]])
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := lp.run(map[string][][]value{evalRowsTable: rows})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := ev.plan(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.runWith(map[string][][]value{evalRowsTable: rows}, asOfArgs(day))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got.rows) != fmt.Sprint(want.rows) || len(want.rows) == 0 {
+				t.Fatalf("as of %s, query %d: with @as_of %v, with the literal %v", day.Format(time.DateOnly), i, got.rows, want.rows)
+			}
 		}
 	}
 	// The batch pipeline's grouped pre-aggregate (GROUPING SETS) is not an

@@ -31,9 +31,10 @@ const (
 	vTS          // TIMESTAMP: microseconds since the epoch
 	vDate        // DATE: days since the epoch
 	vList        // LIST
+	vTSTZ        // TIMESTAMP WITH TIME ZONE: microseconds since the epoch (only timezone('UTC', x) reads it)
 )
 
-var kindNames = [...]string{"NULL", "BOOLEAN", "BIGINT", "UBIGINT", "DECIMAL", "DECIMAL(38)", "DOUBLE", "VARCHAR", "TIMESTAMP", "DATE", "LIST"}
+var kindNames = [...]string{"NULL", "BOOLEAN", "BIGINT", "UBIGINT", "DECIMAL", "DECIMAL(38)", "DOUBLE", "VARCHAR", "TIMESTAMP", "DATE", "LIST", "TIMESTAMPTZ"}
 
 // value is one SQL value. It is kept to seven machine words (a list is
 // behind a pointer) so that (value, error), what every compiled expression
@@ -414,6 +415,9 @@ func cmpFloat(x, y float64) int {
 
 // castTo converts a non-NULL value to the named type as DuckDB's CAST does.
 func castTo(v value, to string) (value, error) {
+	if v.k == vStr {
+		return castText(v.s, to)
+	}
 	switch to {
 	case "DOUBLE":
 		switch v.k {

@@ -408,6 +408,16 @@ func (s *Service) Ingest(ctx context.Context, merchantID, key, requestHash strin
 	o := <-s.workers
 	_, bad, row, haveRow, next, err := o.ValidateAndComputeFrom(ctx, asOf, pre, hist, batch, store)
 	s.workers <- o
+	// Tomorrow's pre-aggregate is extended by the batch while its commit
+	// is on its way (a few rows of sqleval, no feature query); it is
+	// dropped below if the batch turns out not to be this process's next.
+	var nextFold *features.Pre
+	var foldErr error
+	if err == nil && bad == nil && stored != nil && e != nil && e.next != nil {
+		f := <-s.folders
+		nextFold, foldErr = f.Fold(e.next, asOf.AddDate(0, 0, 1), toValidRows(merchantID, rows))
+		s.folders <- f
+	}
 	if stored != nil {
 		<-stored
 	}
@@ -435,13 +445,10 @@ func (s *Service) Ingest(ctx context.Context, merchantID, key, requestHash strin
 	s.cache.put(merchantID, sig)
 	ne := nextEntry(e, asOf, latest, b, next, history, rows)
 	if ne != nil && e != nil && e.next != nil {
-		// Extend tomorrow's pre-aggregate by the batch too (a few rows of
-		// sqleval, no feature query); on failure drop it (a reload later).
-		f := <-s.folders
-		ne.next, err = f.Fold(e.next, asOf.AddDate(0, 0, 1), toValidRows(merchantID, rows))
-		s.folders <- f
-		if err != nil {
-			s.cfg.Logger.Warn("realtime: folding a batch into the next day's pre-aggregate", "merchant_id", merchantID, "error", err)
+		// On a failed fold, tomorrow starts with a reload.
+		ne.next = nextFold
+		if foldErr != nil {
+			s.cfg.Logger.Warn("realtime: folding a batch into the next day's pre-aggregate", "merchant_id", merchantID, "error", foldErr)
 			ne.next = nil
 		}
 	}

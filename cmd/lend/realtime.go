@@ -40,5 +40,10 @@ func openRealtime(ctx context.Context, ls loans.Store, engines realtime.EngineSo
 	if err != nil {
 		return nil, nil, err
 	}
-	return svc, func() { svc.Close() }, nil
+	return svc, func() {
+		svc.Close()
+		if c, ok := st.(interface{ Close() error }); ok { // prepared statements
+			c.Close()
+		}
+	}, nil
 }

@@ -32,7 +32,22 @@ var migrationFS embed.FS
 // Store is the SQLite realtime.Store.
 type Store struct {
 	db *sql.DB
+	// Statements prepared once (New): mattn/go-sqlite3 otherwise prepares
+	// every statement with arguments again on each call, a large share of
+	// an ingest's store CPU.
+	loadBatch, latest, insertBatch, insertTx, setResponse *sql.Stmt
 }
+
+// The store's fixed statements.
+const (
+	qLoadBatch = `SELECT id, request_hash, rows, created_at, response FROM rt_batches
+		WHERE merchant_id = ? AND idempotency_key = ?`
+	qLatest      = `SELECT coalesce(max(id), 0) FROM rt_batches WHERE merchant_id = ?`
+	qInsertBatch = `INSERT INTO rt_batches (merchant_id, idempotency_key, request_hash, rows, created_at) VALUES (?, ?, ?, ?, ?)`
+	qInsertTx    = `INSERT INTO rt_transactions (batch_id, merchant_id, ts, amount, type, buyer_id, ts_us, amount_micro)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	qSetResponse = `UPDATE rt_batches SET response = ? WHERE id = ?`
+)
 
 var _ realtime.Store = (*Store)(nil)
 
@@ -42,7 +57,29 @@ func New(ctx context.Context, db *sql.DB) (*Store, error) {
 	if err := migrate(ctx, db); err != nil {
 		return nil, err
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db}
+	for _, p := range []struct {
+		st **sql.Stmt
+		q  string
+	}{{&s.loadBatch, qLoadBatch}, {&s.latest, qLatest}, {&s.insertBatch, qInsertBatch}, {&s.insertTx, qInsertTx}, {&s.setResponse, qSetResponse}} {
+		st, err := db.PrepareContext(ctx, p.q)
+		if err != nil {
+			s.Close()
+			return nil, lend.Wrap(lend.EINTERNAL, err, "preparing the realtime store's statements: %v", err)
+		}
+		*p.st = st
+	}
+	return s, nil
+}
+
+// Close releases the prepared statements (the database is the caller's).
+func (s *Store) Close() error {
+	for _, st := range []*sql.Stmt{s.loadBatch, s.latest, s.insertBatch, s.insertTx, s.setResponse} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	return nil
 }
 
 // migrate applies the embedded migrations not yet recorded under
@@ -97,15 +134,11 @@ func applyOne(ctx context.Context, db *sql.DB, f, base string, v int) error {
 	return nil
 }
 
-type queryer interface {
-	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
-}
-
-func loadBatch(ctx context.Context, q queryer, merchantID, key string) (realtime.Batch, bool, error) {
+// loadBatch reads the batch stored under key with st (qLoadBatch).
+func loadBatch(ctx context.Context, st *sql.Stmt, merchantID, key string) (realtime.Batch, bool, error) {
 	b := realtime.Batch{MerchantID: merchantID, IdempotencyKey: key}
 	var created string
-	err := q.QueryRowContext(ctx, `SELECT id, request_hash, rows, created_at, response FROM rt_batches
-		WHERE merchant_id = ? AND idempotency_key = ?`, merchantID, key).Scan(&b.ID, &b.RequestHash, &b.Rows, &created, &b.Response)
+	err := st.QueryRowContext(ctx, merchantID, key).Scan(&b.ID, &b.RequestHash, &b.Rows, &created, &b.Response)
 	if errors.Is(err, sql.ErrNoRows) {
 		return b, false, nil
 	}
@@ -118,7 +151,7 @@ func loadBatch(ctx context.Context, q queryer, merchantID, key string) (realtime
 
 // Batch returns the merchant's batch stored under key.
 func (s *Store) Batch(ctx context.Context, merchantID, key string) (realtime.Batch, bool, error) {
-	return loadBatch(ctx, s.db, merchantID, key)
+	return loadBatch(ctx, s.loadBatch, merchantID, key)
 }
 
 // Append stores the batch and its rows in one durable transaction, or
@@ -132,13 +165,13 @@ func (s *Store) Append(ctx context.Context, b realtime.Batch, rows []realtime.St
 		return b, false, lend.Wrap(lend.EINTERNAL, err, "begin: %v", err)
 	}
 	defer tx.Rollback()
-	if old, found, err := loadBatch(ctx, tx, b.MerchantID, b.IdempotencyKey); err != nil || found {
+	if old, found, err := loadBatch(ctx, tx.StmtContext(ctx, s.loadBatch), b.MerchantID, b.IdempotencyKey); err != nil || found {
 		return old, found, err
 	}
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM rt_batches WHERE merchant_id = ?`, b.MerchantID).Scan(&b.Prev); err != nil {
+	if err := tx.StmtContext(ctx, s.latest).QueryRowContext(ctx, b.MerchantID).Scan(&b.Prev); err != nil {
 		return b, false, lend.Wrap(lend.EINTERNAL, err, "latest batch: %v", err)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO rt_batches (merchant_id, idempotency_key, request_hash, rows, created_at) VALUES (?, ?, ?, ?, ?)`,
+	res, err := tx.StmtContext(ctx, s.insertBatch).ExecContext(ctx,
 		b.MerchantID, b.IdempotencyKey, b.RequestHash, b.Rows, b.CreatedAt.UTC().Format(time.RFC3339Nano))
 	if err != nil {
 		return b, false, lend.Wrap(lend.EINTERNAL, err, "insert batch: %v", err)
@@ -146,12 +179,7 @@ func (s *Store) Append(ctx context.Context, b realtime.Batch, rows []realtime.St
 	if b.ID, err = res.LastInsertId(); err != nil {
 		return b, false, lend.Wrap(lend.EINTERNAL, err, "insert batch: %v", err)
 	}
-	st, err := tx.PrepareContext(ctx, `INSERT INTO rt_transactions (batch_id, merchant_id, ts, amount, type, buyer_id, ts_us, amount_micro)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return b, false, lend.Wrap(lend.EINTERNAL, err, "insert transactions: %v", err)
-	}
-	defer st.Close()
+	st := tx.StmtContext(ctx, s.insertTx)
 	for _, r := range rows {
 		if _, err := st.ExecContext(ctx, b.ID, b.MerchantID, r.TS, r.Amount, r.Type, r.BuyerID, r.TSUs, r.AmountMicro); err != nil {
 			return b, false, lend.Wrap(lend.EINTERNAL, err, "insert transaction: %v", err)
@@ -167,7 +195,7 @@ func (s *Store) Append(ctx context.Context, b realtime.Batch, rows []realtime.St
 // none): one probe of the (merchant_id, id) index.
 func (s *Store) LatestBatchID(ctx context.Context, merchantID string) (int64, error) {
 	var id int64
-	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM rt_batches WHERE merchant_id = ?`, merchantID).Scan(&id); err != nil {
+	if err := s.latest.QueryRowContext(ctx, merchantID).Scan(&id); err != nil {
 		return 0, lend.Wrap(lend.EINTERNAL, err, "latest batch: %v", err)
 	}
 	return id, nil
@@ -175,7 +203,7 @@ func (s *Store) LatestBatchID(ctx context.Context, merchantID string) (int64, er
 
 // SetResponse records the response replayed for a batch's key.
 func (s *Store) SetResponse(ctx context.Context, batchID int64, body []byte) error {
-	if _, err := s.db.ExecContext(ctx, `UPDATE rt_batches SET response = ? WHERE id = ?`, body, batchID); err != nil {
+	if _, err := s.setResponse.ExecContext(ctx, body, batchID); err != nil {
 		return lend.Wrap(lend.EINTERNAL, err, "record batch response: %v", err)
 	}
 	return nil
