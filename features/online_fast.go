@@ -601,9 +601,9 @@ func (o *Online) validateEval(batch []Tx) ([]ValidTx, []RowError, error) {
 		r := flat[9*i : 9*i+9 : 9*i+9]
 		r[0], r[1] = value{k: vStr, s: "online"}, intV(int64(i+1))
 		for c, s := range [...]string{t.MerchantID, t.TS, t.Amount, t.Type, t.BuyerID} {
-			if !utf8.ValidString(s) {
+			if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
 				// What DuckDB makes of it is DuckDB's to say.
-				return nil, nil, fmt.Errorf("%w: row %d: %s is not UTF-8", errUnsupported, i+1, evalBatchCols[c+2])
+				return nil, nil, fmt.Errorf("%w: row %d: %s is not UTF-8 or holds a NUL byte", errUnsupported, i+1, evalBatchCols[c+2])
 			}
 			r[c+2] = value{k: vStr, s: s}
 		}

@@ -205,8 +205,8 @@ func TestSQLEvalTextRefusals(t *testing.T) {
 }
 
 // TestValidateFallsBackToDuckDB: ValidateAndComputeFrom validates with
-// sqleval and, for a batch sqleval refuses (text that is not UTF-8),
-// with DuckDB, with the same answers either way.
+// sqleval and, for a batch sqleval refuses (text that is not UTF-8 or holds
+// a NUL byte), with DuckDB, with the same answers either way.
 func TestValidateFallsBackToDuckDB(t *testing.T) {
 	ctx := context.Background()
 	o, err := OpenOnline(ctx, "256MB")
@@ -233,7 +233,13 @@ func TestValidateFallsBackToDuckDB(t *testing.T) {
 	if err != nil || len(bad) != 1 || bad[0].Index != 0 || bad[0].Field != "ts" {
 		t.Fatalf("DuckDB, bad ts: bad %v err %v", bad, err)
 	}
-	if e, d := o.ValidationCounts(); e != 1 || d != 2 {
-		t.Fatalf("counts: sqleval %d, DuckDB %d; want 1, 2", e, d)
+	nul := []Tx{{MerchantID: "m", TS: "2024-01-01T10:00:00Z", Amount: "1", Type: "sale", BuyerID: "b\x00c"}}
+	want := validationResult(o.Validate(ctx, nul))
+	parsed, bad, _, _, _, err = o.ValidateAndComputeFrom(ctx, asOf, nil, nil, nul, nil)
+	if got := validationResult(parsed, bad, err); got != want {
+		t.Fatalf("NUL byte: %s, DuckDB alone %s", got, want)
+	}
+	if e, d := o.ValidationCounts(); e != 1 || d != 3 {
+		t.Fatalf("counts: sqleval %d, DuckDB %d; want 1, 3", e, d)
 	}
 }
