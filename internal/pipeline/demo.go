@@ -38,8 +38,12 @@ type DemoOptions struct {
 	Seed      uint64
 	Out       io.Writer // progress lines; nil discards
 	// MerchantID, when set, is the merchant a demo key is bound to: Demo
-	// reports whether it holds an approved line (MerchantApproved).
+	// reports whether it holds an approved line (MerchantApproved) and
+	// stores its transactions in the real-time store (loadDemoHistory).
 	MerchantID string
+	// Now is the day the demo history is moved to end on (its eve);
+	// time.Now() when zero.
+	Now time.Time
 }
 
 // DemoResult says what Demo did.
@@ -160,6 +164,17 @@ func Demo(ctx context.Context, opt DemoOptions) (DemoResult, error) {
 	}
 	if err := res.approved(ctx, st, opt.MerchantID); err != nil {
 		return res, err
+	}
+	if opt.MerchantID != "" {
+		now := opt.Now
+		if now.IsZero() {
+			now = time.Now()
+		}
+		n, shift, err := loadDemoHistory(ctx, st.DB(), filepath.Join(genDir, synth.TransactionsParquet), opt.MerchantID, asOf, now)
+		if err != nil {
+			return res, err
+		}
+		fmt.Fprintf(out, "lend: demo: %d transactions of %s in the real-time store, moved %d days later (its history ends yesterday)\n", n, opt.MerchantID, shift)
 	}
 	b, err := m.Marshal()
 	if err != nil {

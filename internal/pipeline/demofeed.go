@@ -1,0 +1,82 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/lendhq/lend"
+	"github.com/lendhq/lend/features"
+	"github.com/lendhq/lend/realtime"
+	rtsqlite "github.com/lendhq/lend/realtime/sqlite"
+)
+
+// DemoHistoryKeyPrefix prefixes the idempotency keys of the demo history's
+// batches in the real-time store (one key per batch of realtime.MaxBatchRows).
+const DemoHistoryKeyPrefix = "demo-history-"
+
+// loadDemoHistory stores merchantID's generated transactions (txPath, the
+// demo's Parquet file) in the real-time store of db, shifted by whole days so
+// that the generator's as-of falls on today: the last generated day becomes
+// yesterday. Without it the transaction feed (POST
+// /v1/merchants/{id}/transactions) would see a merchant with no history and
+// re-decide its line on the first batch alone, which no lender would do: a
+// real deployment backfills the history its nightly batch saw. The shift keeps
+// every feature as of the generator's as-of equal to the same feature as of
+// today. It returns the rows stored and the shift; a restart after a crash
+// stores nothing twice (each batch's idempotency key is fixed).
+func loadDemoHistory(ctx context.Context, db *sql.DB, txPath, merchantID string, asOf, today time.Time) (rows int, shiftDays int, err error) {
+	shiftDays = int(today.UTC().Truncate(24*time.Hour).Sub(asOf) / (24 * time.Hour))
+	txs, err := demoTransactions(ctx, txPath, merchantID, shiftDays)
+	if err != nil {
+		return 0, 0, err
+	}
+	st, err := rtsqlite.New(ctx, db)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer st.Close()
+	created := today.UTC()
+	for i := 0; i < len(txs); i += realtime.MaxBatchRows {
+		part := txs[i:min(i+realtime.MaxBatchRows, len(txs))]
+		b := realtime.Batch{MerchantID: merchantID, IdempotencyKey: DemoHistoryKeyPrefix + strconv.Itoa(i/realtime.MaxBatchRows),
+			RequestHash: "demo-history", Rows: len(part), CreatedAt: created}
+		if _, _, err := st.Append(ctx, b, part); err != nil {
+			return 0, 0, err
+		}
+	}
+	return len(txs), shiftDays, nil
+}
+
+// demoTransactions reads merchantID's rows from the demo's Parquet file in
+// time order, ts moved shiftDays days later, as the real-time store keeps
+// them (the text as a client would send it and the parsed values).
+func demoTransactions(ctx context.Context, txPath, merchantID string, shiftDays int) ([]realtime.StoredTx, error) {
+	db, err := features.OpenDB(0, "", "")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	res, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT epoch_us(ts) + %d * 86400000000, CAST(amount AS VARCHAR),
+		CAST(CAST(amount AS DECIMAL(38,6)) * 1000000 AS BIGINT), type, coalesce(buyer_id, '')
+		FROM read_parquet(%s) WHERE merchant_id = %s ORDER BY ts, amount, type, buyer_id`, shiftDays, quoteString(txPath), quoteString(merchantID)))
+	if err != nil {
+		return nil, lend.Wrap(lend.EINTERNAL, err, "demo: reading %s's transactions: %v", merchantID, firstLine(err))
+	}
+	defer res.Close()
+	var out []realtime.StoredTx
+	for res.Next() {
+		var r realtime.StoredTx
+		if err := res.Scan(&r.TSUs, &r.Amount, &r.AmountMicro, &r.Type, &r.BuyerID); err != nil {
+			return nil, lend.Wrap(lend.EINTERNAL, err, "demo: reading %s's transactions: %v", merchantID, err)
+		}
+		r.TS = time.UnixMicro(r.TSUs).UTC().Format(time.RFC3339Nano)
+		out = append(out, r)
+	}
+	if err := res.Err(); err != nil {
+		return nil, lend.Wrap(lend.EINTERNAL, err, "demo: reading %s's transactions: %v", merchantID, err)
+	}
+	return out, nil
+}
