@@ -22,19 +22,13 @@ import (
 // answers 501. The returned close releases it (the pool stays the loans
 // store's).
 func openRealtime(ctx context.Context, ls loans.Store, engines realtime.EngineSource, logger *slog.Logger) (api.DrawRiskChecker, func(), error) {
-	var st realtime.Store
-	var err error
-	switch s := ls.(type) {
-	case *loanssqlite.Store:
-		st, err = rtsqlite.New(ctx, s.DB())
-	case *loanspg.Store:
-		st, err = rtpg.New(ctx, s.Pool())
-	default:
-		logger.Warn("real-time ingestion needs the SQLite or PostgreSQL store; POST /v1/merchants/{id}/transactions answers 501")
-		return nil, func() {}, nil
-	}
+	st, err := realtimeStoreFor(ctx, ls)
 	if err != nil {
 		return nil, nil, err
+	}
+	if st == nil {
+		logger.Warn("real-time ingestion needs the SQLite or PostgreSQL store; POST /v1/merchants/{id}/transactions answers 501")
+		return nil, func() {}, nil
 	}
 	svc, err := realtime.New(ctx, realtime.Config{Store: st, Loans: ls, Engines: engines, Logger: logger})
 	if err != nil {
@@ -42,8 +36,26 @@ func openRealtime(ctx context.Context, ls loans.Store, engines realtime.EngineSo
 	}
 	return svc, func() {
 		svc.Close()
-		if c, ok := st.(interface{ Close() error }); ok { // prepared statements
-			c.Close()
-		}
+		closeRealtimeStore(st)
 	}, nil
+}
+
+// realtimeStoreFor returns the real-time store beside the loans store ls (the
+// same SQLite file, or the same PostgreSQL pool), or nil for another store.
+func realtimeStoreFor(ctx context.Context, ls loans.Store) (realtime.Store, error) {
+	switch s := ls.(type) {
+	case *loanssqlite.Store:
+		return rtsqlite.New(ctx, s.DB())
+	case *loanspg.Store:
+		return rtpg.New(ctx, s.Pool())
+	}
+	return nil, nil
+}
+
+// closeRealtimeStore releases what st holds of its own (prepared
+// statements); the database is the loans store's.
+func closeRealtimeStore(st realtime.Store) {
+	if c, ok := st.(interface{ Close() error }); ok {
+		c.Close()
+	}
 }

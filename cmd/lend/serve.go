@@ -51,10 +51,10 @@ func newServeCmd() *cobra.Command {
 			// benchmarks of docs/perf use the same call.
 			api.ApplyGCPercent()
 			if demo {
-				// The demo portfolio (merchants, features, model, credit lines) is
-				// built before the stores open; later starts reuse it.
-				if err := bootstrapDemo(ctx, dataDir(cmd), cmd.ErrOrStderr()); err != nil {
-					return err
+				// The data directory holds the demo's files (and, without
+				// --db, its database).
+				if err := os.MkdirAll(dataDir(cmd), 0o750); err != nil {
+					return lend.Wrap(lend.EINVALID, err, "data: cannot create %s: %v", dataDir(cmd), err)
 				}
 			}
 			store, err := openAuthStore(ctx, dsn)
@@ -69,6 +69,11 @@ func newServeCmd() *cobra.Command {
 			}
 			defer loanStore.Close()
 			if demo {
+				// The demo portfolio (merchants, features, model, credit
+				// lines) goes into the database served; later starts reuse it.
+				if err := bootstrapDemo(ctx, dataDir(cmd), loanStore, cmd.ErrOrStderr()); err != nil {
+					return err
+				}
 				if err := demoBootstrap(cmd, store); err != nil {
 					return err
 				}

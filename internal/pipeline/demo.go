@@ -12,6 +12,8 @@ import (
 	"github.com/lendhq/lend/features"
 	"github.com/lendhq/lend/loans"
 	loanssqlite "github.com/lendhq/lend/loans/sqlite"
+	"github.com/lendhq/lend/realtime"
+	rtsqlite "github.com/lendhq/lend/realtime/sqlite"
 	"github.com/lendhq/lend/scoring"
 	"github.com/lendhq/lend/synth"
 	"github.com/lendhq/lend/training"
@@ -44,6 +46,11 @@ type DemoOptions struct {
 	// Now is the day the demo history is moved to end on (its eve);
 	// time.Now() when zero.
 	Now time.Time
+	// Store, when set, holds the credit lines (the store `lend serve`
+	// opened, SQLite or PostgreSQL; DB is then unused) and Realtime the
+	// demo history. Both nil: Demo opens the SQLite ones at DB.
+	Store    loans.Store
+	Realtime realtime.Store
 }
 
 // DemoResult says what Demo did.
@@ -92,24 +99,22 @@ func Demo(ctx context.Context, opt DemoOptions) (DemoResult, error) {
 	if opt.DB == "" {
 		opt.DB = filepath.Join(opt.DataDir, DBFile)
 	}
-	res.ModelPath = filepath.Join(opt.DataDir, ModelFile)
-	if _, err := os.Stat(res.ModelPath); err == nil {
-		m, err := scoring.LoadFile(res.ModelPath)
-		if err != nil {
-			return res, err
-		}
-		res.Reused, res.ModelID = true, m.ID
+	if opt.Store == nil {
 		st, err := loanssqlite.Open(opt.DB, loans.Policy{})
 		if err != nil {
 			return res, err
 		}
 		defer st.Close()
-		if err := res.approved(ctx, st, opt.MerchantID); err != nil {
+		rt, err := rtsqlite.New(ctx, st.DB())
+		if err != nil {
 			return res, err
 		}
-		fmt.Fprintf(out, "lend: demo: reusing model %s in %s\n", short(m.ID), opt.DataDir)
-		res.Elapsed = time.Since(started)
-		return res, nil
+		defer rt.Close()
+		opt.Store, opt.Realtime = st, rt
+	}
+	res.ModelPath = filepath.Join(opt.DataDir, ModelFile)
+	if _, err := os.Stat(res.ModelPath); err == nil {
+		return res, demoReuse(ctx, opt, &res, started)
 	}
 	if err := os.MkdirAll(opt.DataDir, 0o750); err != nil {
 		return res, lend.Wrap(lend.EINVALID, err, "data: cannot create %s: %v", opt.DataDir, err)
@@ -154,27 +159,8 @@ func Demo(ctx context.Context, opt DemoOptions) (DemoResult, error) {
 	if err != nil {
 		return res, err
 	}
-	st, err := loanssqlite.Open(opt.DB, loans.Policy{})
-	if err != nil {
+	if err := demoBook(ctx, opt, &res, eng, asOf); err != nil {
 		return res, err
-	}
-	defer st.Close()
-	if res.Refresh, err = RefreshLimits(ctx, RefreshOptions{Features: featPath, Engine: eng, Store: st}); err != nil {
-		return res, err
-	}
-	if err := res.approved(ctx, st, opt.MerchantID); err != nil {
-		return res, err
-	}
-	if opt.MerchantID != "" {
-		now := opt.Now
-		if now.IsZero() {
-			now = time.Now()
-		}
-		n, shift, err := loadDemoHistory(ctx, st.DB(), filepath.Join(genDir, synth.TransactionsParquet), opt.MerchantID, asOf, now)
-		if err != nil {
-			return res, err
-		}
-		fmt.Fprintf(out, "lend: demo: %d transactions of %s in the real-time store, moved %d days later (its history ends yesterday)\n", n, opt.MerchantID, shift)
 	}
 	b, err := m.Marshal()
 	if err != nil {
@@ -188,6 +174,78 @@ func Demo(ctx context.Context, opt DemoOptions) (DemoResult, error) {
 	fmt.Fprintf(out, "lend: demo: credit lines: %d new, %d declined of %d merchants; model -> %s (%.1fs)\n",
 		r.New, r.Declined, r.Merchants, res.ModelPath, res.Elapsed.Seconds())
 	return res, nil
+}
+
+// demoBook opens credit lines from the demo's features with eng and stores
+// the demo merchant's history in the real-time store.
+func demoBook(ctx context.Context, opt DemoOptions, res *DemoResult, eng *scoring.Engine, asOf time.Time) error {
+	var err error
+	if res.Refresh, err = RefreshLimits(ctx, RefreshOptions{Features: filepath.Join(opt.DataDir, FeaturesFile), Engine: eng, Store: opt.Store}); err != nil {
+		return err
+	}
+	if err := res.approved(ctx, opt.Store, opt.MerchantID); err != nil {
+		return err
+	}
+	if opt.MerchantID == "" || opt.Realtime == nil {
+		return nil
+	}
+	now := opt.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	n, shift, err := loadDemoHistory(ctx, opt.Realtime, filepath.Join(opt.DataDir, DemoDir, synth.TransactionsParquet), opt.MerchantID, asOf, now)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(opt.out(), "lend: demo: %d transactions of %s in the real-time store, moved %d days later (its history ends yesterday)\n", n, opt.MerchantID, shift)
+	return nil
+}
+
+// demoReuse is a start over a built data directory: nothing is rebuilt,
+// except the credit lines and the demo history when the database holds no
+// credit line at all (another database than the one the demo was built
+// in, e.g. a first start with --db postgres://).
+func demoReuse(ctx context.Context, opt DemoOptions, res *DemoResult, started time.Time) error {
+	m, err := scoring.LoadFile(res.ModelPath)
+	if err != nil {
+		return err
+	}
+	res.Reused, res.ModelID = true, m.ID
+	page, _, err := opt.Store.ListCreditLines(ctx, loans.CreditLineFilter{Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(page) == 0 {
+		// The demo trains with CreatedAt = the portfolio's as-of.
+		asOf, err := time.Parse(time.RFC3339, m.CreatedAt)
+		if err != nil {
+			return lend.Wrap(lend.EINTERNAL, err, "demo: the model's created_at %q: %v", m.CreatedAt, err)
+		}
+		res.AsOf = asOf.UTC().Format(time.DateOnly)
+		eng, err := scoring.NewEngine(m, nil)
+		if err != nil {
+			return err
+		}
+		if err := demoBook(ctx, opt, res, eng, asOf); err != nil {
+			return err
+		}
+		fmt.Fprintf(opt.out(), "lend: demo: model %s reused; the database had no credit lines: opened %d\n", short(m.ID), res.Refresh.New)
+	} else {
+		if err := res.approved(ctx, opt.Store, opt.MerchantID); err != nil {
+			return err
+		}
+		fmt.Fprintf(opt.out(), "lend: demo: reusing model %s in %s\n", short(m.ID), opt.DataDir)
+	}
+	res.Elapsed = time.Since(started)
+	return nil
+}
+
+// out is where progress lines go.
+func (o DemoOptions) out() io.Writer {
+	if o.Out == nil {
+		return io.Discard
+	}
+	return o.Out
 }
 
 // joinFeatures writes the features with an as_of column to featOut (what the

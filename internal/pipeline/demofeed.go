@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strconv"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"github.com/lendhq/lend"
 	"github.com/lendhq/lend/features"
 	"github.com/lendhq/lend/realtime"
-	rtsqlite "github.com/lendhq/lend/realtime/sqlite"
 )
 
 // DemoHistoryKeyPrefix prefixes the idempotency keys of the demo history's
@@ -18,7 +16,7 @@ import (
 const DemoHistoryKeyPrefix = "demo-history-"
 
 // loadDemoHistory stores merchantID's generated transactions (txPath, the
-// demo's Parquet file) in the real-time store of db, shifted by whole days so
+// demo's Parquet file) in the real-time store st, shifted by whole days so
 // that the generator's as-of falls on today: the last generated day becomes
 // yesterday. Without it the transaction feed (POST
 // /v1/merchants/{id}/transactions) would see a merchant with no history and
@@ -27,17 +25,12 @@ const DemoHistoryKeyPrefix = "demo-history-"
 // every feature as of the generator's as-of equal to the same feature as of
 // today. It returns the rows stored and the shift; a restart after a crash
 // stores nothing twice (each batch's idempotency key is fixed).
-func loadDemoHistory(ctx context.Context, db *sql.DB, txPath, merchantID string, asOf, today time.Time) (rows int, shiftDays int, err error) {
+func loadDemoHistory(ctx context.Context, st realtime.Store, txPath, merchantID string, asOf, today time.Time) (rows int, shiftDays int, err error) {
 	shiftDays = int(today.UTC().Truncate(24*time.Hour).Sub(asOf) / (24 * time.Hour))
 	txs, err := demoTransactions(ctx, txPath, merchantID, shiftDays)
 	if err != nil {
 		return 0, 0, err
 	}
-	st, err := rtsqlite.New(ctx, db)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer st.Close()
 	created := today.UTC()
 	for i := 0; i < len(txs); i += realtime.MaxBatchRows {
 		part := txs[i:min(i+realtime.MaxBatchRows, len(txs))]
