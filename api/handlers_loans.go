@@ -187,7 +187,7 @@ type applicationResponse struct {
 // stored application alone, so the replay is byte-identical.
 func (s *Server) createApplication(c echo.Context) error {
 	var req applicationRequest
-	if err := DecodeJSON(c, &req); err != nil {
+	if err := decodeApplication(c, &req); err != nil {
 		return err
 	}
 	if err := s.validateApplication(c, &req); err != nil {
@@ -207,12 +207,12 @@ func (s *Server) createApplication(c echo.Context) error {
 		return err
 	}
 	var sched []loans.Installment
-	if !seen {
-		if app, sched, err = s.decideApplication(c, req); err != nil {
-			return err
-		}
+	var stored loans.Application
+	if seen {
+		stored, err = s.cfg.Loans.CreateApplication(ctx, storeCmd(c, req.MerchantID), app)
+	} else {
+		app, sched, stored, err = s.decideAndStore(c, req)
 	}
-	stored, err := s.cfg.Loans.CreateApplication(ctx, storeCmd(c, req.MerchantID), app)
 	if err != nil {
 		return storeIdemError(err)
 	}
@@ -222,22 +222,73 @@ func (s *Server) createApplication(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return WriteJSON(c, http.StatusCreated, applicationResponse{Application: stored, SchedulePreview: preview})
+	return writeApplication(c, http.StatusCreated, applicationResponse{Application: stored, SchedulePreview: preview})
+}
+
+// writeApplication writes r exactly as WriteJSON does, with loans' hand-written
+// encoders (encoding/json's reflection was about a tenth of a decision's
+// CPU); a value they leave to encoding/json goes through WriteJSON.
+func writeApplication(c echo.Context, status int, r applicationResponse) error {
+	p := appBufPool.Get().(*[]byte)
+	defer func() {
+		if cap(*p) <= maxPooledBufBytes {
+			appBufPool.Put(p)
+		}
+	}()
+	b, ok := loans.AppendApplicationFields(append((*p)[:0], '{'), &r.Application)
+	if ok {
+		b, ok = loans.AppendInstallmentsJSON(append(b, `,"schedule_preview":`...), r.SchedulePreview)
+	}
+	b = append(b, "}\n"...) // json.Encoder ends every value with a newline
+	*p = b[:0]              // keep the grown buffer
+	if !ok {
+		return WriteJSON(c, status, r)
+	}
+	return c.Blob(status, echo.MIMEApplicationJSON, b) // written (copied) before the buffer is reused
+}
+
+// appBufPool recycles decision response buffers.
+var appBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// decideAndStore decides req against the merchant's credit line and stores
+// the application (app is what was decided, stored what the store answered).
+// The line comes from the line cache when this process has it; the store
+// writes the application only while that line is still the stored one
+// (loans.Cmd.Line), else the line is read afresh and the decision taken
+// again. The last of maxLineAttempts goes without the check, on a line just
+// read, as every decision did before the cache (a line changing under a
+// burst of draws must not starve an application).
+func (s *Server) decideAndStore(c echo.Context, req applicationRequest) (app loans.Application, sched []loans.Installment, stored loans.Application, err error) {
+	ctx := c.Request().Context()
+	for attempt := 1; ; attempt++ {
+		line, found, err := s.line(ctx, req.MerchantID, attempt > 1)
+		if err != nil {
+			return app, nil, stored, err
+		}
+		if app, sched, err = s.decideApplication(req, line, found); err != nil {
+			return app, nil, stored, err
+		}
+		cmd := storeCmd(c, req.MerchantID)
+		if found && attempt < maxLineAttempts {
+			cmd.Line = &line
+		}
+		stored, err = s.cfg.Loans.CreateApplication(ctx, cmd, app)
+		if errors.Is(err, loans.ErrLineChanged) && attempt < maxLineAttempts {
+			continue
+		}
+		return app, sched, stored, err
+	}
 }
 
 // decideApplication takes the decision on req against the merchant's credit
-// line and prices the offer; sched is the offer's schedule (nil without one).
-func (s *Server) decideApplication(c echo.Context, req applicationRequest) (app loans.Application, sched []loans.Installment, err error) {
-	ctx := c.Request().Context()
+// line (found false: the merchant has none) and prices the offer; sched is
+// the offer's schedule (nil without one).
+func (s *Server) decideApplication(req applicationRequest, line loans.CreditLine, found bool) (app loans.Application, sched []loans.Installment, err error) {
 	app = loans.Application{MerchantID: req.MerchantID, AmountMinor: req.AmountMinor, Product: req.Product,
 		TermPeriods: req.TermMonths, Method: req.Method, Frequency: loans.Monthly}
-	line, err := s.cfg.Loans.CreditLine(ctx, req.MerchantID)
-	switch {
-	case lend.ErrorCode(err) == lend.ENOTFOUND:
+	if !found {
 		app.Decision, app.Reasons = loans.DecisionDeclined, []string{ReasonNoCreditLine}
-	case err != nil:
-		return app, nil, err
-	default:
+	} else {
 		app.Currency, app.ModelID, app.Grade = line.Currency, line.ModelID, line.Grade
 		s.decide(&app, line)
 	}
@@ -444,6 +495,7 @@ func (s *Server) acceptApplication(c echo.Context) error {
 	if err != nil {
 		return notFoundAs(storeIdemError(err), what)
 	}
+	s.lines.drop(merchantID)
 	return WriteJSON(c, http.StatusCreated, l)
 }
 
@@ -580,6 +632,7 @@ func (s *Server) createRepayment(c echo.Context) error {
 		}
 		return notFoundAs(storeIdemError(err), "loan "+strconv.FormatInt(loanID, 10))
 	}
+	s.lines.drop(merchantID)
 	s.metrics.Repayments.WithLabelValues("accepted").Inc()
 	s.metrics.RepaidMinor.WithLabelValues(rep.Currency).Add(float64(rep.AmountMinor))
 	return WriteJSON(c, http.StatusCreated, rep)
@@ -634,6 +687,7 @@ func (s *Server) createDraw(c echo.Context) error {
 	if err != nil {
 		return notFoundAs(storeIdemError(err), what)
 	}
+	s.lines.drop(m)
 	return WriteJSON(c, http.StatusCreated, l)
 }
 

@@ -68,6 +68,7 @@ func (s *Server) ingestTransactions(c echo.Context) error {
 	if err != nil {
 		return storeIdemError(err)
 	}
+	s.lines.drop(m) // the ingest may have re-decided the line
 	return c.Blob(http.StatusCreated, echo.MIMEApplicationJSON, out)
 }
 

@@ -80,6 +80,7 @@ func (s *Server) idempotency(next echo.HandlerFunc) echo.HandlerFunc {
 			// The store keeps this fingerprint with the key (storeCmd), so a
 			// retry replays whatever the decision would be now.
 			c.Set(ctxReqHash, hash[:])
+			c.Set(ctxReqBody, body)
 			return s.commandIdempotency(c, next, p.Owner(), key)
 		}
 		// The record's fate must not depend on the client staying connected.
@@ -170,6 +171,10 @@ func (s *Server) commandIdempotency(c echo.Context, next echo.HandlerFunc, owner
 
 // ctxReqHash is the fingerprint ([]byte) of a store command's HTTP request.
 const ctxReqHash = "lend.request_hash"
+
+// ctxReqBody is a store command's request body ([]byte), read whole above
+// (r.Body replays the same bytes); decodeApplication parses it in place.
+const ctxReqBody = "lend.request_body"
 
 // ctxCmdMerchant is the merchant a store command acted for (storeCmd sets it).
 const ctxCmdMerchant = "lend.cmd_merchant"

@@ -276,6 +276,40 @@ func TestApplicationReplay(t *testing.T) {
 	}
 }
 
+// TestDecisionOnLineChangedElsewhere: the server keeps the credit line of
+// its last decision in memory, yet a decision is never taken on a line that
+// changed behind its back (another process drawing on it, the nightly
+// refresh raising it): the store refuses the application decided on the
+// old line and the server decides again on the current one.
+func TestDecisionOnLineChangedElsewhere(t *testing.T) {
+	e := newLoansEnv(t)
+	ctx := context.Background()
+	body := map[string]any{"amount_minor": 2_000_000, "term_months": 12}
+	var a appResp
+	e.mustCall(201, "POST", "/v1/applications", e.merchA, body, "else-1", &a)
+	if a.Decision != loans.DecisionCounterOffer || a.Offer.AmountMinor != 1_000_000 {
+		t.Fatalf("first decision: %+v", a.Application)
+	}
+	// Another process draws 500.00 on the line: 9,550.00 left.
+	if _, err := e.loans.Draw(ctx, loans.Cmd{MerchantID: "m_A", IdempotencyKey: "elsewhere"}, loans.DrawRequest{AmountMinor: 50_000, Currency: "USD"}); err != nil {
+		t.Fatal(err)
+	}
+	e.mustCall(201, "POST", "/v1/applications", e.merchA, body, "else-2", &a)
+	if a.Decision != loans.DecisionCounterOffer || a.Offer.AmountMinor != 950_000 {
+		t.Fatalf("decision after a draw elsewhere: %+v, want a counter-offer of 9,500.00", a.Application)
+	}
+	// The refresh raises the limit to 30,000.00: the whole amount fits.
+	apr, _ := loans.ParseRate("apr", "0.18")
+	if _, err := e.loans.UpsertCreditLines(ctx, []loans.CreditLineUpdate{{MerchantID: "m_A", Currency: "USD", LimitMinor: 3_000_000,
+		APR: apr, Grade: "A", ModelID: "model-2", AsOf: "2025-03-31"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.mustCall(201, "POST", "/v1/applications", e.merchA, body, "else-3", &a)
+	if a.Decision != loans.DecisionApproved || a.Offer.AmountMinor != 2_000_000 || a.Grade != "A" || a.ModelID != "model-2" {
+		t.Fatalf("decision after the limit was raised elsewhere: %+v, want approved 20,000.00, grade A, model-2", a.Application)
+	}
+}
+
 // TestModels: officers list the registered models and activate one
 // (idempotently); other roles are refused; an unknown id is 404.
 func TestModels(t *testing.T) {

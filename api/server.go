@@ -170,6 +170,8 @@ type Server struct {
 	inFlight inFlightSet
 	// appMemo remembers decided applications for exact replays (handlers_loans.go).
 	appMemo appMemo
+	// lines caches the credit lines decisions are taken against (linecache.go).
+	lines lineCache
 
 	shuttingDown atomic.Bool
 	stopPrune    chan struct{}

@@ -2,6 +2,7 @@ package loans
 
 import (
 	"math/big"
+	"time"
 
 	"github.com/lendhq/lend"
 )
@@ -131,29 +132,127 @@ func (t *Terms) DueDate(k int) Date {
 	case EveryDays:
 		return Day(t.Start).AddDate(0, 0, t.EveryDays*k)
 	default:
-		return AddMonthsClamped(Day(t.Start), k)
+		y, m, d := t.Start.UTC().Date()
+		y, m, d = addMonthsClamped(y, m, d, k)
+		return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 	}
+}
+
+// dueDates is DueDate for installments first..last with their text
+// (DateLayout): a schedule is built for every decision, and deriving each
+// date from the start's calendar fields, formatted by hand into one string,
+// costs a fraction of time.Date + AddDate + Format per installment. Same
+// dates and text.
+func (t *Terms) dueDates(first, last int) (dates []Date, texts []string) {
+	n := last - first + 1
+	if n <= 0 {
+		return nil, nil
+	}
+	dates, texts = make([]Date, n), make([]string, n)
+	y0, m0, d0 := t.Start.UTC().Date()
+	buf := make([]byte, 0, 10*n)
+	at := make([]int, n) // where texts[i] starts in buf; -1: texts[i] is set
+	for i := range n {
+		var d Date
+		if t.Frequency == Weekly || t.Frequency == EveryDays {
+			d = t.DueDate(first + i)
+		} else {
+			y, m, day := addMonthsClamped(y0, m0, d0, first+i)
+			d = time.Date(y, m, day, 0, 0, 0, 0, time.UTC)
+		}
+		dates[i] = d
+		y, m, day := d.Date()
+		if y < 0 || y > 9999 {
+			texts[i], at[i] = d.Format(DateLayout), -1
+			continue
+		}
+		at[i] = len(buf)
+		buf = append(buf, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+			byte('0'+int(m)/10), byte('0'+int(m)%10), '-', byte('0'+day/10), byte('0'+day%10))
+	}
+	all := string(buf)
+	for i, a := range at {
+		if a >= 0 {
+			texts[i] = all[a : a+10]
+		}
+	}
+	return dates, texts
+}
+
+// addMonthsClamped is AddMonthsClamped on calendar fields: n months after
+// y-m-d, the day clamped to the target month's last day.
+func addMonthsClamped(y int, m time.Month, d, n int) (int, time.Month, int) {
+	mm := int(m) - 1 + n
+	y += mm / 12
+	if mm %= 12; mm < 0 {
+		mm += 12
+		y--
+	}
+	month := time.Month(mm + 1)
+	if last := daysIn(month, y); d > last {
+		d = last
+	}
+	return y, month, d
+}
+
+// daysIn is the number of days of month in year (proleptic Gregorian, as
+// package time counts).
+func daysIn(m time.Month, year int) int {
+	switch m {
+	case time.February:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case time.April, time.June, time.September, time.November:
+		return 30
+	}
+	return 31
 }
 
 // nominalPeriodRate is the rate of one period used for the annuity formula:
 // rate/12 for monthly periods, rate × N/365 (act/365) or N/360 (30/360) for
 // periods of N days.
 func (t *Terms) nominalPeriodRate() *big.Rat {
-	r := t.Rate.Rat()
+	num, den := t.periodRateFrac()
+	return big.NewRat(num, den)
+}
+
+// periodRateFrac is nominalPeriodRate in lowest terms as int64s (what
+// big.Rat's Num and Denom give), without big.Rat's allocations: the rate of
+// a validated Terms is at most MaxRateMicro and N at most MaxEveryDays, so
+// both fit.
+func (t *Terms) periodRateFrac() (num, den int64) {
 	switch t.Frequency {
 	case Weekly, EveryDays:
 		n := int64(7)
 		if t.Frequency == EveryDays {
 			n = int64(t.EveryDays)
 		}
-		den := int64(360)
+		d := int64(360)
 		if t.DayCount == DayCountAct365 {
-			den = DaysPerYear
+			d = DaysPerYear
 		}
-		return r.Mul(r, big.NewRat(n, den))
+		num, den = int64(t.Rate)*n, RateScale*d
 	default:
-		return r.Quo(r, big.NewRat(12, 1))
+		num, den = int64(t.Rate), RateScale*12
 	}
+	if num == 0 {
+		return 0, 1
+	}
+	g := gcd(num, den)
+	return num / g, den / g
+}
+
+// gcd is the greatest common divisor of a and b > 0.
+func gcd(a, b int64) int64 {
+	if a < 0 {
+		a = -a
+	}
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // periodInterest is the exact interest on balance for the period ending at
@@ -199,7 +298,11 @@ func AnnuityInstallment(principalMinor int64, r *big.Rat, n int) int64 {
 	if r.Sign() == 0 {
 		return DivRoundHalfEven(principalMinor, int64(n))
 	}
-	a, b := r.Num(), r.Denom()
+	return annuity(principalMinor, r.Num(), r.Denom(), n)
+}
+
+// annuity is AnnuityInstallment of a non-zero rate a/b in lowest terms.
+func annuity(principalMinor int64, a, b *big.Int, n int) int64 {
 	en := big.NewInt(int64(n))
 	pow := new(big.Int).Exp(new(big.Int).Add(a, b), en, nil)
 	num := new(big.Int).Mul(big.NewInt(principalMinor), a)
@@ -226,12 +329,16 @@ func BuildSchedule(t Terms) ([]Installment, error) {
 // a prepayment keeps the installment and shortens the term.
 func buildFrom(t Terms, balance int64, first, last int, level int64) []Installment {
 	n := last - first + 1
-	var annuity, share int64
+	var installment, share int64
 	switch t.Method {
 	case Annuity:
-		annuity = level
-		if annuity <= 0 {
-			annuity = AnnuityInstallment(balance, t.nominalPeriodRate(), n)
+		installment = level
+		if installment <= 0 {
+			if num, den := t.periodRateFrac(); num == 0 {
+				installment = DivRoundHalfEven(balance, int64(n))
+			} else {
+				installment = annuity(balance, big.NewInt(num), big.NewInt(den), n)
+			}
 		}
 	case EqualPrincipal:
 		share = level
@@ -240,12 +347,13 @@ func buildFrom(t Terms, balance int64, first, last int, level int64) []Installme
 		}
 	}
 	out := make([]Installment, 0, n)
+	dates, texts := t.dueDates(first, last)
 	for k := first; k <= last && balance > 0; k++ {
 		interest := t.periodInterestMinor(balance, k)
 		var principal int64
 		switch t.Method {
 		case Annuity:
-			principal = annuity - interest
+			principal = installment - interest
 			if principal < 0 { // installment too small to cover interest: pay interest only
 				principal = 0
 			}
@@ -258,8 +366,7 @@ func buildFrom(t Terms, balance int64, first, last int, level int64) []Installme
 			principal = balance
 		}
 		balance -= principal
-		d := t.DueDate(k)
-		out = append(out, Installment{Seq: k, DueDate: d, DueDateText: d.Format(DateLayout),
+		out = append(out, Installment{Seq: k, DueDate: dates[k-first], DueDateText: texts[k-first],
 			PrincipalMinor: principal, InterestMinor: interest, BalanceAfterMinor: balance})
 	}
 	return out

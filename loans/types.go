@@ -3,6 +3,8 @@ package loans
 import (
 	"context"
 	"crypto/sha256"
+	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -293,6 +295,33 @@ type Cmd struct {
 	// retried application then replays even after the credit line or the day
 	// changed the decision it would take now. Empty: the command is hashed.
 	RequestHash []byte
+	// Line, when set on CreateApplication, is the credit line the caller
+	// took the decision against. The store writes a new application only if
+	// the merchant's line is still this one (SameLine) inside the command's
+	// transaction, and otherwise fails with ErrLineChanged and writes
+	// nothing; a stored key replays regardless. It lets a caller decide
+	// against a line it keeps in memory (the API's line cache) and still
+	// never store a decision taken on a line that is no longer current, even
+	// when another process changed it. Other commands ignore it.
+	Line *CreditLine
+}
+
+// ErrLineChanged is CreateApplication's refusal when Cmd.Line is no longer
+// the merchant's credit line (or the line is gone): the caller reads the line
+// again and decides again. Match it with errors.Is.
+var ErrLineChanged = &lend.Error{Code: lend.ECONFLICT, Field: "credit_line",
+	Message: "the credit line changed while the application was decided; retry"}
+
+// SameLine reports whether a and b are the same state of a credit line:
+// every field equal (floats bit for bit, times by instant, reasons element by
+// element). Stores compare the line a decision was taken against with the
+// stored one by it (Cmd.Line).
+func SameLine(a, b CreditLine) bool {
+	return a.MerchantID == b.MerchantID && a.Currency == b.Currency && a.LimitMinor == b.LimitMinor &&
+		a.DrawnMinor == b.DrawnMinor && a.AvailableMinor == b.AvailableMinor && a.APR == b.APR && a.Grade == b.Grade &&
+		math.Float64bits(a.Score) == math.Float64bits(b.Score) && math.Float64bits(a.PD) == math.Float64bits(b.PD) &&
+		slices.Equal(a.Reasons, b.Reasons) && a.ModelID == b.ModelID && a.AsOf == b.AsOf && a.Status == b.Status &&
+		a.FrozenReason == b.FrozenReason && a.UpdatedAt.Equal(b.UpdatedAt)
 }
 
 // MaxRequestHashLen bounds Cmd.RequestHash.

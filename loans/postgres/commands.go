@@ -315,6 +315,26 @@ func lockLine(ctx context.Context, tx pgx.Tx, merchantID string) (loans.CreditLi
 	return l, internal(err, "load credit line")
 }
 
+// lineStill is nil when want is nil or still merchantID's stored line,
+// loans.ErrLineChanged when the line differs or is gone (Cmd.Line). The row
+// is read FOR SHARE: a concurrent change of the line waits for this
+// transaction, so the line stays the one checked until the COMMIT.
+func lineStill(ctx context.Context, tx pgx.Tx, merchantID string, want *loans.CreditLine) error {
+	if want == nil {
+		return nil
+	}
+	cur, err := scanLine(tx.QueryRow(ctx, `SELECT `+lineCols+` FROM credit_lines WHERE merchant_id = $1 FOR SHARE`, merchantID))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return loans.ErrLineChanged
+	case err != nil:
+		return internal(err, "load credit line")
+	case !loans.SameLine(cur, *want):
+		return loans.ErrLineChanged
+	}
+	return nil
+}
+
 // Draw opens a revolving draw on the merchant's line at the line's APR.
 func (s *Store) Draw(ctx context.Context, cmd loans.Cmd, req loans.DrawRequest) (loans.Loan, error) {
 	return idempotent(s, ctx, cmd, "draw", req, func(tx pgx.Tx) (loans.Loan, error) {
@@ -377,6 +397,11 @@ func (s *Store) CreateApplication(ctx context.Context, cmd loans.Cmd, app loans.
 		app.MerchantID = cmd.MerchantID
 	}
 	in := app
+	var want *loans.CreditLine
+	if cmd.Line != nil {
+		l := *cmd.Line
+		want = &l
+	}
 	return idempotent(s, ctx, cmd, "application", in, func(tx pgx.Tx) (loans.Application, error) {
 		app := in // a retried transaction starts from the request again
 		if app.Offer != nil {
@@ -418,6 +443,9 @@ func (s *Store) CreateApplication(ctx context.Context, cmd loans.Cmd, app loans.
 			return app, lend.FieldErrorf("decision", "%q is not approved, counter_offer or declined", app.Decision)
 		}
 		app.CreatedAt = now.UTC()
+		if err := lineStill(ctx, tx, cmd.MerchantID, want); err != nil {
+			return app, err
+		}
 		body, _ := json.Marshal(app)
 		err := tx.QueryRow(ctx, `INSERT INTO applications (merchant_id, body, status, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
 			app.MerchantID, string(body), app.Status, nowText(app.CreatedAt)).Scan(&app.ID)

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/lendhq/lend"
+	"github.com/lendhq/lend/loans"
 )
 
 // Applications are the commonest command and the simplest: a key lookup and
@@ -163,10 +164,30 @@ func (s *Store) bulkInsert(tx *Tx, ops []op, res []result, index func(merchant, 
 		}
 	}
 	fresh := make([]int, 0, len(ops))
-	for i := range ops {
-		if !stored[i] {
-			fresh = append(fresh, i)
+	var lines map[string]*loans.CreditLine // the run's merchants' stored lines, read once
+	for i, o := range ops {
+		if stored[i] {
+			continue
 		}
+		if want := o.app.line; want != nil {
+			m := o.app.k.merchantID
+			cur, ok := lines[m]
+			if !ok {
+				var err error
+				if cur, err = storedLine(tx, m); err != nil {
+					return err
+				}
+				if lines == nil {
+					lines = make(map[string]*loans.CreditLine)
+				}
+				lines[m] = cur
+			}
+			if cur == nil || !loans.SameLine(*cur, *want) {
+				res[i] = result{err: loans.ErrLineChanged}
+				continue
+			}
+		}
+		fresh = append(fresh, i)
 	}
 	if len(fresh) == 0 {
 		return nil

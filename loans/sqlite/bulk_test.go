@@ -3,6 +3,7 @@ package sqlite
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -159,6 +160,73 @@ func TestBatchedApplicationsSameKey(t *testing.T) {
 	var n int
 	if err := s.DB().QueryRow(`SELECT count(*) FROM applications`).Scan(&n); err != nil || n != 2 {
 		t.Fatalf("%d applications stored (%v), want 2", n, err)
+	}
+}
+
+// TestBatchedApplicationsLineCheck: in one group, applications carrying the
+// line their decision used (Cmd.Line) are checked against the line as the
+// group's transaction has it, including a draw queued just before them in
+// the same group: the one decided on the line before the draw is refused
+// with ErrLineChanged and leaves nothing, the one decided on the line after
+// it, one without a line to check and one on another merchant's current
+// line are inserted in one bulk run.
+func TestBatchedApplicationsLineCheck(t *testing.T) {
+	s := openFast(t)
+	apr, _ := loans.ParseRate("apr", "0.18")
+	if _, err := s.UpsertCreditLines(ctx, []loans.CreditLineUpdate{
+		{MerchantID: "m1", Currency: "EUR", LimitMinor: 100_000, APR: apr, Grade: "B", ModelID: "m1", AsOf: "2011-09-01"},
+		{MerchantID: "m2", Currency: "EUR", LimitMinor: 100_000, APR: apr, Grade: "B", ModelID: "m1", AsOf: "2011-09-01"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.CreditLine(ctx, "m1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := s.CreditLine(ctx, "m2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The line after a draw of 100.00 (the store's clock is pinned, so its
+	// updated_at is known).
+	after := before
+	after.DrawnMinor, after.AvailableMinor = 10_000, 90_000
+	after.UpdatedAt = s.now().UTC()
+	h := bytes.Repeat([]byte{1}, 32)
+	create := func(merchant, key string, l *loans.CreditLine) func() (loans.Application, error) {
+		return func() (loans.Application, error) {
+			return s.CreateApplication(ctx, loans.Cmd{MerchantID: merchant, IdempotencyKey: key, RequestHash: h, Line: l}, approved(merchant, 1_000))
+		}
+	}
+	calls := []func() (loans.Application, error){
+		func() (loans.Application, error) {
+			_, err := s.Draw(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "draw"}, loans.DrawRequest{AmountMinor: 10_000, Currency: "EUR"})
+			return loans.Application{}, err
+		},
+		create("m1", "stale", &before),
+		create("m1", "fresh", &after),
+		create("m1", "unchecked", nil),
+		create("m2", "other", &m2),
+	}
+	s.bulkRuns.Store(0)
+	_, errs := inOneGroup(t, s, calls)
+	if n := s.bulkRuns.Load(); n != 1 {
+		t.Fatalf("%d runs answered in bulk, want 1", n)
+	}
+	for i, err := range errs {
+		if i == 1 {
+			if !errors.Is(err, loans.ErrLineChanged) {
+				t.Fatalf("application on the line before the draw: %v, want ErrLineChanged", err)
+			}
+		} else if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	var n, keys int
+	s.DB().QueryRow(`SELECT count(*) FROM applications`).Scan(&n)
+	s.DB().QueryRow(`SELECT count(*) FROM loans_idempotency WHERE key <> 'draw'`).Scan(&keys)
+	if n != 3 || keys != 3 {
+		t.Fatalf("%d applications and %d keys stored, want 3 and 3 (nothing of the stale one)", n, keys)
 	}
 }
 

@@ -441,8 +441,12 @@ func (s *Store) CreateApplication(ctx context.Context, cmd loans.Cmd, app loans.
 		return loans.Application{}, err
 	}
 	r := &appRow{k: k}
+	if cmd.Line != nil {
+		line := *cmd.Line
+		r.line = &line
+	}
 	if r.pre = s.checkApplication(cmd, &app); r.pre == nil {
-		body, err := json.Marshal(app)
+		body, err := loans.MarshalApplication(&app)
 		if err != nil {
 			return loans.Application{}, internal(err, "encode application")
 		}
@@ -538,6 +542,40 @@ type appRow struct {
 	// pre is the check's verdict, returned only after the key lookup, so a
 	// retry of a stored key replays (or is 422) whatever its body.
 	pre error
+	// line is the credit line the decision was taken against (Cmd.Line):
+	// a new application is inserted only while it is still the stored line.
+	line *loans.CreditLine
+}
+
+// lineStill is nil when want is nil or still the stored line of merchantID
+// in the writer's transaction, loans.ErrLineChanged when the line differs or
+// is gone. The writer holds the write lock, so no one can change the line
+// between this check and the COMMIT.
+func lineStill(tx *Tx, merchantID string, want *loans.CreditLine) error {
+	if want == nil {
+		return nil
+	}
+	cur, err := storedLine(tx, merchantID)
+	switch {
+	case err != nil:
+		return err
+	case cur == nil || !loans.SameLine(*cur, *want):
+		return loans.ErrLineChanged
+	}
+	return nil
+}
+
+// storedLine is merchantID's credit line in the writer's transaction, nil
+// when there is none.
+func storedLine(tx *Tx, merchantID string) (*loans.CreditLine, error) {
+	l, err := loadLine(tx, merchantID)
+	switch {
+	case lend.ErrorCode(err) == lend.ENOTFOUND:
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return &l, nil
 }
 
 // appRefPrefix begins the stored response of an application's key: a
@@ -579,6 +617,9 @@ func (r *appRow) single(s *Store) func(tx *Tx) (any, error) {
 		return r.k.run(s, tx, func(tx *Tx) (any, []byte, error) {
 			if r.pre != nil {
 				return nil, nil, r.pre
+			}
+			if err := lineStill(tx, r.k.merchantID, r.line); err != nil {
+				return nil, nil, err
 			}
 			res, err := tx.Exec(`INSERT INTO applications (merchant_id, body, status, created_at) VALUES (?, ?, ?, ?)`,
 				r.k.merchantID, string(r.body), r.status, r.created)
