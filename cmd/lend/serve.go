@@ -21,8 +21,13 @@ func init() { register(newServeCmd) }
 // demoKeysFile holds the demo keys --demo creates, inside the data directory.
 const demoKeysFile = "demo-keys.txt"
 
-// demoMerchantID is the merchant the demo merchant key is bound to.
-const demoMerchantID = "m0000002"
+// demoMerchantID is the merchant the demo merchant key is bound to: an
+// approved line, and generated recent weeks that pass the real-time risk
+// rules once its history is in the real-time store (no refund in its last
+// ten days, last week's sales above its 8-week average), so the README's
+// applications and draws are not declined by them
+// (TestDemoMerchantPassesRiskRules).
+const demoMerchantID = "m0000081"
 
 // newServeCmd runs the REST API until SIGINT/SIGTERM, then shuts down
 // gracefully: in-flight requests finish, new connections are refused.

@@ -34,7 +34,7 @@ func TestDemoHistoryFeedsRealtime(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	now := time.Date(2026, 11, 25, 14, 30, 0, 0, time.UTC)
-	const merchant = "m0000002"
+	const merchant = "m0000081" // cmd/lend's demo merchant
 	var log bytes.Buffer
 	if _, err := Demo(ctx, DemoOptions{DataDir: dir, MerchantID: merchant, Now: now, Out: &log}); err != nil {
 		t.Fatalf("demo: %v\n%s", err, log.String())
