@@ -170,7 +170,7 @@ func BenchmarkStoreCeiling(b *testing.B) {
 // runDirect runs *benchRequests calls of do on *benchClients goroutines and
 // reports calls/s and process CPU per call.
 func runDirect(b *testing.B, do func() error) {
-	b.Logf("GOGC=%d", api.ApplyGCPercent())
+	b.Logf("GOGC=%d GOMAXPROCS=%d", api.ApplyGCPercent(), api.ApplyProcs())
 	b.ResetTimer()
 	cpu0, t0 := processCPU(), time.Now()
 	var next atomic.Int64

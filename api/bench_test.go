@@ -66,7 +66,7 @@ func BenchmarkLoopback(b *testing.B) {
 
 func runLoad(b *testing.B, h http.Handler, newReq func(base string) (*http.Request, error)) {
 	// The server in this process runs with lend serve's GC setting.
-	b.Logf("GOGC=%d", api.ApplyGCPercent())
+	b.Logf("GOGC=%d GOMAXPROCS=%d", api.ApplyGCPercent(), api.ApplyProcs())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"os"
+	"runtime"
 	"runtime/debug"
 )
 
@@ -23,4 +24,25 @@ func ApplyGCPercent() int {
 	}
 	debug.SetGCPercent(GCPercent)
 	return GCPercent
+}
+
+// ProcsPerCPU is how many Go processors (GOMAXPROCS) a serving process runs
+// per CPU Go would use by default, unless the GOMAXPROCS environment
+// variable is set. SQLite runs in cgo calls (statement steps, the commit's
+// fsync), and a goroutine in a cgo call keeps its processor until the
+// scheduler takes it back; with one processor per core, a core then idles
+// while requests wait. Two per core measured +8–15% decisions/s and a lower
+// p99 on the 2-core machine (docs/perf/api-resources.md).
+const ProcsPerCPU = 2
+
+// ApplyProcs sets GOMAXPROCS to ProcsPerCPU × the default unless GOMAXPROCS
+// is set in the environment, and returns the value in effect. lend serve and
+// the loopback benchmarks call it, as ApplyGCPercent.
+func ApplyProcs() int {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return runtime.GOMAXPROCS(0)
+	}
+	n := ProcsPerCPU * runtime.GOMAXPROCS(0)
+	runtime.GOMAXPROCS(n)
+	return n
 }

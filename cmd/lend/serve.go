@@ -52,9 +52,11 @@ func newServeCmd() *cobra.Command {
 				h = slog.NewJSONHandler(cmd.ErrOrStderr(), nil)
 			}
 			logger := slog.New(h)
-			// GOGC=api.GCPercent unless the GOGC variable is set; the
-			// benchmarks of docs/perf use the same call.
+			// GOGC=api.GCPercent and GOMAXPROCS=api.ProcsPerCPU × the
+			// default unless the variables are set; the benchmarks of
+			// docs/perf use the same calls.
 			api.ApplyGCPercent()
+			api.ApplyProcs()
 			if demo {
 				// The data directory holds the demo's files (and, without
 				// --db, its database).
