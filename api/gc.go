@@ -3,6 +3,7 @@ package api
 import (
 	"os"
 	"runtime"
+	"sync"
 	"runtime/debug"
 )
 
@@ -42,7 +43,12 @@ func ApplyProcs() int {
 	if os.Getenv("GOMAXPROCS") != "" {
 		return runtime.GOMAXPROCS(0)
 	}
-	n := ProcsPerCPU * runtime.GOMAXPROCS(0)
+	n := ProcsPerCPU * defaultProcs()
 	runtime.GOMAXPROCS(n)
 	return n
 }
+
+// defaultProcs is the GOMAXPROCS Go chose, read before the first
+// ApplyProcs changed it (a benchmark calls ApplyProcs once per run: the
+// value must not double each time).
+var defaultProcs = sync.OnceValue(func() int { return runtime.GOMAXPROCS(0) })

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -102,4 +103,19 @@ func FuzzDecodeJSON(f *testing.F) {
 			t.Fatalf("decodeJSON(%q) = %v (code %s, field %q)", b, err, lend.ErrorCode(err), lend.ErrorField(err))
 		}
 	})
+}
+
+// TestApplyProcsIsIdempotent: every call sets ProcsPerCPU × the processors Go
+// chose at start, however often it runs (the benchmarks call it per run).
+func TestApplyProcsIsIdempotent(t *testing.T) {
+	if os.Getenv("GOMAXPROCS") != "" {
+		t.Skip("GOMAXPROCS is set in the environment")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	want := ProcsPerCPU * defaultProcs()
+	for i := 0; i < 3; i++ {
+		if got := ApplyProcs(); got != want || runtime.GOMAXPROCS(0) != want {
+			t.Fatalf("call %d: ApplyProcs %d, GOMAXPROCS %d, want %d", i+1, got, runtime.GOMAXPROCS(0), want)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -59,9 +60,10 @@ type Online struct {
 	broken   bool // a rollback failed: staged rows may remain
 	// pendingFold is PendingFold (lowered by tests to fold small histories).
 	pendingFold int
-	// evalValidated and duckValidated count ValidateAndComputeFrom's
-	// batches validated by sqleval and, where it refused, by DuckDB.
-	evalValidated, duckValidated int64
+	// Batches of ValidateAndComputeFrom validated by sqleval, by DuckDB
+	// where sqleval refused them, and by DuckDB after sqleval failed
+	// otherwise (a bug in sqleval, not a refusal: evalFailed should stay 0).
+	evalValidated, duckValidated, evalFailed int64
 	// src, in OpenOnline's own database, hands the batch to DuckDB's
 	// validation through a table function instead of a staging table (nil:
 	// staging table).
@@ -486,38 +488,8 @@ func (o *Online) ValidateAndComputeFrom(ctx context.Context, asOf time.Time, bas
 	if o.closed || o.broken {
 		return nil, nil, row, false, nil, lend.Errorf(lend.EINTERNAL, "online features are closed or broken")
 	}
-	parsed, bad, err = o.validateEval(batch)
-	if lend.ErrorCode(err) == lend.ETOOLARGE {
-		return nil, nil, row, false, nil, err
-	}
-	if err == nil && bad != nil {
-		return nil, bad, row, false, nil, nil
-	}
-	if err == nil {
-		o.evalValidated++
-	} else if o.src != nil {
-		// The batch goes to DuckDB through the table function: nothing is
-		// written, so no transaction to roll back.
-		if o.closed || o.broken {
-			return nil, nil, row, false, nil, lend.Errorf(lend.EINTERNAL, "online features are closed or broken")
-		}
-		o.src.set(batch)
-		defer o.src.clear()
-	} else {
-		end, err := o.begin(ctx)
-		if err != nil {
-			return nil, nil, row, false, nil, err
-		}
-		defer end()
-		if err := o.stage(ctx, true, batch, nil); err != nil {
-			return nil, nil, row, false, nil, err
-		}
-	}
-	if err != nil { // sqleval refused the batch: DuckDB validates it
-		o.duckValidated++
-		if parsed, bad, err = o.checkStaged(ctx, o.batchRel()); err != nil || bad != nil {
-			return nil, bad, row, false, nil, err
-		}
+	if parsed, bad, err = o.validateBatch(ctx, batch); err != nil || bad != nil {
+		return nil, bad, row, false, nil, err
 	}
 	if len(parsed) != len(batch) {
 		return nil, nil, row, false, nil, lend.Errorf(lend.EINTERNAL, "validation returned %d of %d rows", len(parsed), len(batch))
@@ -562,6 +534,40 @@ func (o *Online) ValidateAndComputeFrom(ctx context.Context, asOf time.Time, bas
 		next.pending = fresh
 	}
 	return parsed, nil, row, ok, next, nil
+}
+
+// validateBatch validates batch with the batch pipeline's validation SQL:
+// run by sqleval, or by DuckDB (through the table function or the staging
+// table) when sqleval refuses the batch or fails. o.mu is held.
+func (o *Online) validateBatch(ctx context.Context, batch []Tx) ([]ValidTx, []RowError, error) {
+	parsed, bad, err := o.validateEval(batch)
+	switch {
+	case lend.ErrorCode(err) == lend.ETOOLARGE:
+		return nil, nil, err
+	case err == nil:
+		o.evalValidated++
+		return parsed, bad, nil
+	case errors.Is(err, errUnsupported):
+		o.duckValidated++
+	default:
+		o.evalFailed++
+	}
+	if o.src != nil {
+		// The batch goes to DuckDB through the table function: nothing is
+		// written, so no transaction to roll back.
+		o.src.set(batch)
+		defer o.src.clear()
+	} else {
+		end, err := o.begin(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer end()
+		if err := o.stage(ctx, true, batch, nil); err != nil {
+			return nil, nil, err
+		}
+	}
+	return o.checkStaged(ctx, o.batchRel())
 }
 
 // Input tables of sqleval in the online path: validated rows shaped like
@@ -724,12 +730,17 @@ func (o *Online) evalQuery(kind string, single bool, build func() (string, error
 	if err != nil {
 		return "", lend.Wrap(lend.EINTERNAL, err, "building feature query")
 	}
-	if len(o.queries) >= 8 { // bounded: start over
+	if len(o.queries) >= maxQueryTexts { // bounded: start over
 		clear(o.queries)
 	}
 	o.queries[key] = q
 	return q, nil
 }
+
+// maxQueryTexts bounds Online.queries: the sqleval texts (at most 9: pre,
+// overpre and overpreand × single, rows × buyer flag × single) and the
+// DuckDB feature texts of a few as-of days.
+const maxQueryTexts = 24
 
 // asOfArgs are the run-time parameters of an evalQuery text.
 func asOfArgs(asOf time.Time) map[string]value {
@@ -927,27 +938,13 @@ func (o *Online) computeAll(ctx context.Context, asOf time.Time, hasBuyer bool, 
 }
 
 // computeEval is computeAll with the features computed by sqleval: the
-// rows are validated with the batch pipeline's SQL (validateEval, or
-// checkStaged in DuckDB where sqleval refuses them) and the registry's
+// rows are validated with the batch pipeline's SQL (validateBatch) and the registry's
 // Query (or its single-merchant form) runs over the parsed rows. o.mu is
 // held.
 func (o *Online) computeEval(ctx context.Context, asOf time.Time, hasBuyer bool, rows []Tx, single bool) ([]Row, error) {
-	parsed, bad, err := o.validateEval(rows)
-	if lend.ErrorCode(err) == lend.ETOOLARGE {
+	parsed, bad, err := o.validateBatch(ctx, rows)
+	if err != nil {
 		return nil, err
-	}
-	if err != nil { // sqleval refused: DuckDB validates
-		end, err := o.begin(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer end()
-		if err := o.stage(ctx, hasBuyer, rows, nil); err != nil {
-			return nil, err
-		}
-		if parsed, bad, err = o.checkStaged(ctx, "temp.main."+onlineTable); err != nil {
-			return nil, err
-		}
 	}
 	if len(bad) > 0 {
 		return nil, lend.Errorf(lend.EINVALID, "transactions[%d]: %s: %s", bad[0].Index, bad[0].Field, bad[0].Reason)
@@ -985,7 +982,7 @@ func (o *Online) features(ctx context.Context, asOf time.Time, hasBuyer bool, re
 		if q, err = build(rel, asOf, hasBuyer); err != nil {
 			return nil, lend.Wrap(lend.EINTERNAL, err, "building feature query")
 		}
-		if len(o.queries) >= 8 { // an old as-of day: start over
+		if len(o.queries) >= maxQueryTexts { // old as-of days: start over
 			clear(o.queries)
 		}
 		o.queries[key] = q
@@ -1164,11 +1161,13 @@ func NewPreFolder() *PreFolder {
 }
 
 // ValidationCounts returns how many batches ValidateAndComputeFrom
-// validated with sqleval and how many (refused by sqleval) with DuckDB.
-func (o *Online) ValidationCounts() (eval, duck int64) {
+// validated with sqleval, with DuckDB because sqleval refused them (text it
+// cannot answer exactly), and with DuckDB because sqleval failed otherwise
+// (a bug: failed should stay 0; the answer is DuckDB's either way).
+func (o *Online) ValidationCounts() (eval, duck, failed int64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.evalValidated, o.duckValidated
+	return o.evalValidated, o.duckValidated, o.evalFailed
 }
 
 // Fold returns the Pre, as of asOf, of base's rows (nil: none) and rows

@@ -377,8 +377,9 @@ func asOfLiteral(asOf time.Time) string {
 // asOfParam, given to a query builder as the as-of date, leaves @as_of in
 // the text: sqleval binds it at run time (sqlPlan.runWith), so the online
 // path plans each query once rather than once a day. DuckDB gets the
-// literal (a parameter would make it plan on every execution).
-var asOfParam = time.Time{}
+// literal (a parameter would make it plan on every execution). It is not a
+// midnight, so no caller's as-of (checked to be one) can be taken for it.
+var asOfParam = time.Time{}.Add(time.Nanosecond)
 
 // bind substitutes the placeholders of a registry SQL fragment (@as_of
 // stays when asOf is asOfParam).

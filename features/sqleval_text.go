@@ -243,8 +243,18 @@ func (b *binder) textCall(x *callExpr, args []cexpr) (f cexpr, ok bool, err erro
 		if err := want(1, 2); err != nil {
 			return nil, true, err
 		}
-		if len(args) == 1 { // DuckDB's one-argument trim removes spaces only
-			return strFunc(args[0], func(s string) (value, error) { return value{k: vStr, s: strings.Trim(s, " ")}, nil }), true, nil
+		if len(args) == 1 {
+			// DuckDB's one-argument trim removes ASCII spaces and Unicode
+			// space separators (U+00A0, U+3000, …), not tabs or newlines:
+			// exact here for text whose ends, once ASCII spaces are gone,
+			// are ASCII; anything else is refused.
+			return strFunc(args[0], func(s string) (value, error) {
+				t := strings.Trim(s, " ")
+				if t != "" && (t[0] >= utf8.RuneSelf || t[len(t)-1] >= utf8.RuneSelf) {
+					return nullV, fmt.Errorf("%w: trim() of text with a non-ASCII end", errUnsupported)
+				}
+				return value{k: vStr, s: t}, nil
+			}), true, nil
 		}
 		s, set := args[0], args[1]
 		return func(row, lam []value) (value, error) {

@@ -61,6 +61,14 @@ var validationCases = []Tx{
 	{MerchantID: "m", TS: "2024-01-01 10:00:00", Amount: "1", Type: "sale", BuyerID: " "},
 }
 
+// validationRefused are texts sqleval must refuse (DuckDB decides): trim's
+// Unicode space separators at an end.
+var validationRefused = []Tx{
+	{MerchantID: "m", TS: "\u00a0", Amount: "1", Type: "sale"},
+	{MerchantID: "m", TS: "2024-01-01 10:00:00", Amount: "\u3000", Type: "sale"},
+	{MerchantID: "m", TS: " \u2009 ", Amount: "1", Type: "sale"},
+}
+
 // validationResult is one validation's outcome as text: the row errors, or
 // each row's instant (µs) and micro-units.
 func validationResult(parsed []ValidTx, bad []RowError, err error) string {
@@ -111,6 +119,11 @@ func TestSQLEvalValidationMatchesDuckDB(t *testing.T) {
 		checkValidationParity(t, o, []Tx{c}, false)
 	}
 	checkValidationParity(t, o, validationCases, false)
+	for _, c := range validationRefused {
+		if !checkValidationParity(t, o, []Tx{c}, true) {
+			t.Errorf("%q: sqleval answered; it must refuse", c)
+		}
+	}
 	r := rand.New(rand.NewPCG(7, 11))
 	batch := make([]Tx, 0, 30)
 	for i := 0; i < 3000; i++ {
@@ -153,7 +166,7 @@ func randomTx(r *rand.Rand) Tx {
 // gives DuckDB's answer or refuses (then DuckDB decides); it never
 // disagrees and never crashes.
 func FuzzValidateEval(f *testing.F) {
-	for _, c := range validationCases[:12] {
+	for _, c := range append(validationCases[:12:12], validationRefused...) {
 		f.Add(c.MerchantID, c.TS, c.Amount, c.Type, c.BuyerID)
 	}
 	var o *Online
@@ -220,7 +233,7 @@ func TestValidateFallsBackToDuckDB(t *testing.T) {
 	if err != nil || bad != nil || !ok || len(parsed) != 1 || parsed[0].TS.UnixMicro() != time.Date(2024, 1, 1, 9, 0, 0, 0, time.UTC).UnixMicro() || parsed[0].AmountMicro != 12_345_679 {
 		t.Fatalf("sqleval: parsed %+v bad %v ok %v err %v", parsed, bad, ok, err)
 	}
-	if e, d := o.ValidationCounts(); e != 1 || d != 0 {
+	if e, d, f := o.ValidationCounts(); e != 1 || d != 0 || f != 0 {
 		t.Fatalf("counts after a UTF-8 batch: sqleval %d, DuckDB %d", e, d)
 	}
 	notUTF8 := []Tx{{MerchantID: "m", TS: "2024-01-01T10:00:00+01:00", Amount: "12.3456785", Type: "sale", BuyerID: "b\xff"}}
@@ -239,7 +252,7 @@ func TestValidateFallsBackToDuckDB(t *testing.T) {
 	if got := validationResult(parsed, bad, err); got != want {
 		t.Fatalf("NUL byte: %s, DuckDB alone %s", got, want)
 	}
-	if e, d := o.ValidationCounts(); e != 1 || d != 3 {
+	if e, d, f := o.ValidationCounts(); e != 1 || d != 3 || f != 0 {
 		t.Fatalf("counts: sqleval %d, DuckDB %d; want 1, 3", e, d)
 	}
 }

@@ -32,6 +32,7 @@ func openRealtime(ctx context.Context, ls loans.Store, engines realtime.EngineSo
 	}
 	svc, err := realtime.New(ctx, realtime.Config{Store: st, Loans: ls, Engines: engines, Logger: logger})
 	if err != nil {
+		closeRealtimeStore(st)
 		return nil, nil, err
 	}
 	return svc, func() {
