@@ -3,8 +3,8 @@ package api
 import (
 	"os"
 	"runtime"
-	"sync"
 	"runtime/debug"
+	"sync"
 )
 
 // GCPercent is the garbage collector target (GOGC) a serving process runs
