@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lendhq/lend/auth"
 	"github.com/lendhq/lend/internal/pipeline"
 	"github.com/lendhq/lend/loans"
 	loanssqlite "github.com/lendhq/lend/loans/sqlite"
@@ -73,5 +74,68 @@ func TestDemoMerchantPassesRiskRules(t *testing.T) {
 			}
 		}
 		svc.Close()
+	}
+	// Ten days later, without a transaction in between: the restart tops the
+	// history up to yesterday again (else the empty last week would be a
+	// sales collapse and decline the README's application).
+	later := day.AddDate(0, 0, 10)
+	if _, err := pipeline.Demo(ctx, pipeline.DemoOptions{DataDir: dir, MerchantID: demoMerchantID, Now: later.Add(9 * time.Hour), Store: st, Realtime: rt}); err != nil {
+		t.Fatal(err)
+	}
+	hist, err := rt.History(ctx, demoMerchantID, time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := time.UnixMicro(hist[len(hist)-1].TSUs).UTC(); !last.Before(later) || last.Before(later.AddDate(0, 0, -1)) {
+		t.Fatalf("after the restart the history ends %s, want on %s", last, later.AddDate(0, 0, -1).Format(time.DateOnly))
+	}
+	now := later.Add(12 * time.Hour)
+	svc, err := realtime.New(ctx, realtime.Config{Store: rt, Loans: st, Engines: demoEngine{eng}, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	if err := svc.CheckDraw(ctx, demoMerchantID, 100_000); err != nil {
+		t.Errorf("ten days later: %v", err)
+	}
+}
+
+// TestDemoKeysWork: a demo keys file is reused only while its keys
+// authenticate on the database served, with their roles, the merchant key
+// bound to the demo merchant.
+func TestDemoKeysWork(t *testing.T) {
+	ctx := context.Background()
+	store, err := openAuthStore(ctx, filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	other, err := openAuthStore(ctx, filepath.Join(t.TempDir(), "b.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	now := time.Now()
+	_, officer, _ := auth.Issue(ctx, store, auth.RoleOfficer, "", now)
+	_, merchant, _ := auth.Issue(ctx, store, auth.RoleMerchant, demoMerchantID, now)
+	_, old, _ := auth.Issue(ctx, store, auth.RoleMerchant, "m0000002", now)
+	file := func(o, m, id string) string {
+		return "LEND_OFFICER_KEY=" + o + "\nLEND_MERCHANT_KEY=" + m + "\nLEND_MERCHANT_ID=" + id + "\n"
+	}
+	for _, c := range []struct {
+		name  string
+		store auth.KeyStore
+		file  string
+		want  bool
+	}{
+		{"working", store, file(officer, merchant, demoMerchantID), true},
+		{"another database", other, file(officer, merchant, demoMerchantID), false},
+		{"bound to the old demo merchant", store, file(officer, old, "m0000002"), false},
+		{"no merchant id line", store, "LEND_OFFICER_KEY=" + officer + "\nLEND_MERCHANT_KEY=" + merchant + "\n", false},
+		{"roles swapped", store, file(merchant, officer, demoMerchantID), false},
+	} {
+		if got := demoKeysWork(ctx, c.store, c.file); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
 	}
 }

@@ -137,7 +137,10 @@ func portOf(addr string) string {
 
 // demoBootstrap creates the data directory and, on first start, an officer
 // key and a merchant key written to DATA/demo-keys.txt (mode 0600). Later
-// starts reuse the file. The keys are printed so a newcomer can curl at once.
+// starts reuse the file while its keys still work on the database served
+// for the demo merchant (not after --db moved to another database, or a
+// build that bound the demo key to another merchant): else new keys
+// replace it. The keys are printed so a newcomer can curl at once.
 func demoBootstrap(cmd *cobra.Command, store auth.KeyStore) error {
 	dir := dataDir(cmd)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -145,8 +148,11 @@ func demoBootstrap(cmd *cobra.Command, store auth.KeyStore) error {
 	}
 	path := filepath.Join(dir, demoKeysFile)
 	if b, err := os.ReadFile(path); err == nil {
-		fmt.Fprintf(cmd.ErrOrStderr(), "lend: demo keys (from %s):\n%s", path, b)
-		return nil
+		if demoKeysWork(cmd.Context(), store, string(b)) {
+			fmt.Fprintf(cmd.ErrOrStderr(), "lend: demo keys (from %s):\n%s", path, b)
+			return nil
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "lend: demo: the keys in %s do not work on this database for merchant %s: issuing new ones\n", path, demoMerchantID)
 	}
 	now := time.Now()
 	_, officer, err := auth.Issue(cmd.Context(), store, auth.RoleOfficer, "", now)
@@ -168,4 +174,24 @@ func demoBootstrap(cmd *cobra.Command, store auth.KeyStore) error {
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "lend: demo keys written to %s:\n%s", path, content)
 	return nil
+}
+
+// demoKeysWork reports whether a demo keys file's officer and merchant keys
+// authenticate on store with their roles, the merchant key for
+// demoMerchantID.
+func demoKeysWork(ctx context.Context, store auth.KeyStore, file string) bool {
+	vals := map[string]string{}
+	for _, line := range strings.Split(file, "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			vals[k] = v
+		}
+	}
+	if vals["LEND_MERCHANT_ID"] != demoMerchantID {
+		return false
+	}
+	if o, err := auth.Authenticate(ctx, store, vals["LEND_OFFICER_KEY"]); err != nil || o.Role != auth.RoleOfficer {
+		return false
+	}
+	m, err := auth.Authenticate(ctx, store, vals["LEND_MERCHANT_KEY"])
+	return err == nil && m.Role == auth.RoleMerchant && m.MerchantID == demoMerchantID
 }

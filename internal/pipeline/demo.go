@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,13 +22,16 @@ import (
 
 // Demo portfolio defaults and file names inside the data directory.
 const (
-	DemoMerchants = 3_000 // big enough for a stable model, small enough to build in seconds
-	DemoSeed      = 1     // synth.DefaultSeed: the demo is the same portfolio everywhere
-	DemoDir       = "demo"
-	ModelFile     = "model.json"
-	FeaturesFile  = "features.parquet"
-	DBFile        = "lend.db"
-	trainingFile  = "training.parquet"
+	// demoBuildingFile marks a build in progress (the database may hold
+	// its first lines before the model file marks it finished).
+	demoBuildingFile = "demo-building"
+	DemoMerchants    = 3_000 // big enough for a stable model, small enough to build in seconds
+	DemoSeed         = 1     // synth.DefaultSeed: the demo is the same portfolio everywhere
+	DemoDir          = "demo"
+	ModelFile        = "model.json"
+	FeaturesFile     = "features.parquet"
+	DBFile           = "lend.db"
+	trainingFile     = "training.parquet"
 	// MaxDemoMerchants bounds the demo portfolio (it must build in seconds).
 	MaxDemoMerchants = 100_000
 )
@@ -119,6 +123,21 @@ func Demo(ctx context.Context, opt DemoOptions) (DemoResult, error) {
 	if err := os.MkdirAll(opt.DataDir, 0o750); err != nil {
 		return res, lend.Wrap(lend.EINVALID, err, "data: cannot create %s: %v", opt.DataDir, err)
 	}
+	// The demo writes synthetic credit lines: only into an empty database,
+	// or one an interrupted build of this data directory started.
+	building := filepath.Join(opt.DataDir, demoBuildingFile)
+	if _, err := os.Stat(building); errors.Is(err, os.ErrNotExist) {
+		page, _, err := opt.Store.ListCreditLines(ctx, loans.CreditLineFilter{Limit: 1})
+		if err != nil {
+			return res, err
+		}
+		if len(page) > 0 {
+			return res, lend.Errorf(lend.EINVALID, "demo: the database already holds credit lines (e.g. %s): the demo builds its synthetic book only into an empty database; give --demo its own data directory or database", page[0].MerchantID)
+		}
+		if err := os.WriteFile(building, []byte("a demo build started here\n"), 0o640); err != nil {
+			return res, lend.Wrap(lend.EINTERNAL, err, "demo: %v", err)
+		}
+	}
 
 	genDir := filepath.Join(opt.DataDir, DemoDir)
 	gs, err := synth.Generate(ctx, synth.Config{Merchants: opt.Merchants, Seed: opt.Seed}, genDir)
@@ -169,6 +188,7 @@ func Demo(ctx context.Context, opt DemoOptions) (DemoResult, error) {
 	if err := training.WriteFileAtomic(res.ModelPath, b); err != nil {
 		return res, err
 	}
+	_ = os.Remove(building) // the model file now marks the build finished
 	r := res.Refresh
 	res.Elapsed = time.Since(started)
 	fmt.Fprintf(out, "lend: demo: credit lines: %d new, %d declined of %d merchants; model -> %s (%.1fs)\n",
@@ -186,6 +206,12 @@ func demoBook(ctx context.Context, opt DemoOptions, res *DemoResult, eng *scorin
 	if err := res.approved(ctx, opt.Store, opt.MerchantID); err != nil {
 		return err
 	}
+	return demoHistory(ctx, opt, asOf)
+}
+
+// demoHistory tops up the demo merchant's history in the real-time store
+// (topUpDemoHistory) so that it ends yesterday.
+func demoHistory(ctx context.Context, opt DemoOptions, asOf time.Time) error {
 	if opt.MerchantID == "" || opt.Realtime == nil {
 		return nil
 	}
@@ -193,11 +219,13 @@ func demoBook(ctx context.Context, opt DemoOptions, res *DemoResult, eng *scorin
 	if now.IsZero() {
 		now = time.Now()
 	}
-	n, shift, err := loadDemoHistory(ctx, opt.Realtime, filepath.Join(opt.DataDir, DemoDir, synth.TransactionsParquet), opt.MerchantID, asOf, now)
+	n, shift, err := topUpDemoHistory(ctx, opt.Realtime, filepath.Join(opt.DataDir, DemoDir, synth.TransactionsParquet), opt.MerchantID, asOf, now)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(opt.out(), "lend: demo: %d transactions of %s in the real-time store, moved %d days later (its history ends yesterday)\n", n, opt.MerchantID, shift)
+	if n > 0 {
+		fmt.Fprintf(opt.out(), "lend: demo: %d transactions of %s stored in the real-time store, moved %d days later (its history ends yesterday)\n", n, opt.MerchantID, shift)
+	}
 	return nil
 }
 
@@ -235,6 +263,13 @@ func demoReuse(ctx context.Context, opt DemoOptions, res *DemoResult, started ti
 			return err
 		}
 		fmt.Fprintf(opt.out(), "lend: demo: reusing model %s in %s\n", short(m.ID), opt.DataDir)
+		asOf, err := time.Parse(time.RFC3339, m.CreatedAt)
+		if err != nil {
+			return lend.Wrap(lend.EINTERNAL, err, "demo: the model's created_at %q: %v", m.CreatedAt, err)
+		}
+		if err := demoHistory(ctx, opt, asOf); err != nil {
+			return err
+		}
 	}
 	res.Elapsed = time.Since(started)
 	return nil

@@ -3,7 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"strconv"
+	"math"
 	"time"
 
 	"github.com/lendhq/lend"
@@ -12,30 +12,47 @@ import (
 )
 
 // DemoHistoryKeyPrefix prefixes the idempotency keys of the demo history's
-// batches in the real-time store (one key per batch of realtime.MaxBatchRows).
+// batches in the real-time store: prefix, shift in days, "-", the batch's
+// first row's instant in µs (a batch holds up to realtime.MaxBatchRows rows).
 const DemoHistoryKeyPrefix = "demo-history-"
 
-// loadDemoHistory stores merchantID's generated transactions (txPath, the
-// demo's Parquet file) in the real-time store st, shifted by whole days so
-// that the generator's as-of falls on today: the last generated day becomes
-// yesterday. Without it the transaction feed (POST
-// /v1/merchants/{id}/transactions) would see a merchant with no history and
-// re-decide its line on the first batch alone, which no lender would do: a
-// real deployment backfills the history its nightly batch saw. The shift keeps
-// every feature as of the generator's as-of equal to the same feature as of
-// today. It returns the rows stored and the shift; a restart after a crash
-// stores nothing twice (each batch's idempotency key is fixed).
-func loadDemoHistory(ctx context.Context, st realtime.Store, txPath, merchantID string, asOf, today time.Time) (rows int, shiftDays int, err error) {
-	shiftDays = int(today.UTC().Truncate(24*time.Hour).Sub(asOf) / (24 * time.Hour))
+// topUpDemoHistory keeps merchantID's generated transactions (txPath, the
+// demo's Parquet file) in the real-time store st ending yesterday: moved by
+// whole days so that the generator's as-of falls on today. Without it the
+// transaction feed (POST /v1/merchants/{id}/transactions) would see a
+// merchant with no history and re-decide its line on the first batch alone,
+// which no lender would do: a real deployment backfills the history its
+// nightly batch saw. The first start stores the whole history; a start on a
+// later day appends, moved by the new shift, the rows that fall after the
+// merchant's latest stored transaction (so its last week never goes empty
+// and trips the sales-collapse rule). A batch's key names the shift and its
+// first row's instant: a start after a crash stores nothing twice. It
+// returns the rows stored and the shift.
+func topUpDemoHistory(ctx context.Context, st realtime.Store, txPath, merchantID string, asOf, today time.Time) (rows int, shiftDays int, err error) {
+	midnight := today.UTC().Truncate(24 * time.Hour)
+	shiftDays = int(midnight.Sub(asOf) / (24 * time.Hour))
+	have, err := st.History(ctx, merchantID, time.Unix(0, 0))
+	if err != nil {
+		return 0, 0, err
+	}
+	latest := int64(math.MinInt64)
+	for _, r := range have {
+		latest = max(latest, r.TSUs)
+	}
 	txs, err := demoTransactions(ctx, txPath, merchantID, shiftDays)
 	if err != nil {
 		return 0, 0, err
 	}
+	i := 0
+	for i < len(txs) && txs[i].TSUs <= latest {
+		i++
+	}
+	txs = txs[i:]
 	created := today.UTC()
 	for i := 0; i < len(txs); i += realtime.MaxBatchRows {
 		part := txs[i:min(i+realtime.MaxBatchRows, len(txs))]
-		b := realtime.Batch{MerchantID: merchantID, IdempotencyKey: DemoHistoryKeyPrefix + strconv.Itoa(i/realtime.MaxBatchRows),
-			RequestHash: "demo-history", Rows: len(part), CreatedAt: created}
+		key := fmt.Sprintf("%s%d-%d", DemoHistoryKeyPrefix, shiftDays, part[0].TSUs)
+		b := realtime.Batch{MerchantID: merchantID, IdempotencyKey: key, RequestHash: "demo-history", Rows: len(part), CreatedAt: created}
 		if _, _, err := st.Append(ctx, b, part); err != nil {
 			return 0, 0, err
 		}

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/lendhq/lend"
 	"github.com/lendhq/lend/features"
 	"github.com/lendhq/lend/loans"
 	loanssqlite "github.com/lendhq/lend/loans/sqlite"
@@ -107,5 +109,32 @@ func TestDemoHistoryFeedsRealtime(t *testing.T) {
 	t.Logf("line of %s: limit %d → %d, status %s → %s, grade %s → %s", merchant, before.LimitMinor, after.LimitMinor, before.Status, after.Status, before.Grade, after.Grade)
 	if after.Status != loans.LineActive || after.LimitMinor*10 < before.LimitMinor*9 {
 		t.Fatalf("after one sale on its history the line is %s with limit %d (was %d)", after.Status, after.LimitMinor, before.LimitMinor)
+	}
+}
+
+// TestDemoRefusesNonEmptyDatabase: the demo writes synthetic credit lines
+// only into an empty database: a fresh data directory over a database that
+// already holds a line is refused before anything is generated or written.
+func TestDemoRefusesNonEmptyDatabase(t *testing.T) {
+	ctx := context.Background()
+	st, err := loanssqlite.Open(filepath.Join(t.TempDir(), "real.db"), loans.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.UpsertCreditLines(ctx, []loans.CreditLineUpdate{{MerchantID: "real-1", Currency: "EUR", LimitMinor: 500_000, APR: 180000, Grade: "B", ModelID: "t", AsOf: "2026-01-01"}}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	_, err = Demo(ctx, DemoOptions{DataDir: dir, Store: st, Merchants: 50})
+	if lend.ErrorCode(err) != lend.EINVALID || !strings.Contains(err.Error(), "already holds credit lines") {
+		t.Fatalf("err = %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("the refused demo left %d entries in its data directory", len(entries))
+	}
+	lines, _, err := st.ListCreditLines(ctx, loans.CreditLineFilter{Limit: 10})
+	if err != nil || len(lines) != 1 {
+		t.Fatalf("the database holds %d lines (%v), want the one it had", len(lines), err)
 	}
 }
