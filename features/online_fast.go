@@ -344,9 +344,11 @@ func (o *Online) checkStaged(ctx context.Context, src string) ([]ValidTx, []RowE
 	return out, nil, nil
 }
 
-// Validate checks rows with the batch pipeline's validation SQL. It returns
-// each row's parsed instant and amount when every row is valid, or the row
-// errors (up to MaxRowErrors, in row order) when some are not.
+// Validate checks rows with the batch pipeline's validation SQL, in DuckDB
+// (the reference the tests hold sqleval's validation to; the online path
+// runs the same SQL in sqleval, validateBatch). It returns each row's parsed
+// instant and amount when every row is valid, or the row errors (up to
+// MaxRowErrors, in row order) when some are not.
 func (o *Online) Validate(ctx context.Context, rows []Tx) ([]ValidTx, []RowError, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -454,7 +456,7 @@ func (p *Pre) AsOf() time.Time { return p.asOf }
 // service starts storing the batch meanwhile).
 //
 // The batch is validated with the batch pipeline's SQL text run by sqleval
-// (validateEval; by DuckDB when sqleval refuses the text, e.g. not UTF-8);
+// (validateBatch; by DuckDB when sqleval refuses the text, e.g. not UTF-8);
 // the pre-aggregate and the features are the registry's SQL text run by
 // sqleval over the parsed rows: no DuckDB query on the way.
 func (o *Online) ValidateAndComputeFrom(ctx context.Context, asOf time.Time, base *Pre, history []ValidRow, batch []Tx, onValid func([]ValidTx)) (parsed []ValidTx, bad []RowError, row Row, ok bool, next *Pre, err error) {
