@@ -34,3 +34,10 @@ func BenchmarkStoreEOD10kLoans(b *testing.B) { storetest.BenchEOD(b, benchOpener
 // BenchmarkStoreRefresh100kLines: the nightly refresh writing 100,000 credit
 // lines in batches of 10,000, the same code on both stores.
 func BenchmarkStoreRefresh100kLines(b *testing.B) { storetest.BenchRefresh(b, benchOpener, 100_000) }
+
+// BenchmarkStoreApplications: applications for one merchant, 64 in flight,
+// with and without the line check (Cmd.Line: FOR SHARE on the line's row).
+func BenchmarkStoreApplications(b *testing.B) {
+	b.Run("line-check", func(b *testing.B) { storetest.BenchApplications(b, benchOpener, true) })
+	b.Run("no-check", func(b *testing.B) { storetest.BenchApplications(b, benchOpener, false) })
+}
