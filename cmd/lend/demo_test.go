@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -50,15 +49,7 @@ func TestDemoMerchantPassesRiskRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rt.Close()
-	b, err := os.ReadFile(filepath.Join(dir, pipeline.ModelFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := scoring.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := scoring.NewEngine(m, nil)
+	eng, err := scoring.LoadEngine(filepath.Join(dir, pipeline.ModelFile), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,15 +80,7 @@ func TestDemoHistoryFeedsRealtime(t *testing.T) {
 	if err != nil || before.Status != loans.LineActive || before.LimitMinor <= 0 {
 		t.Fatalf("demo line of %s: %+v %v", merchant, before, err)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, ModelFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := scoring.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := scoring.NewEngine(m, nil)
+	eng, err := scoring.LoadEngine(filepath.Join(dir, ModelFile), "")
 	if err != nil {
 		t.Fatal(err)
 	}
