@@ -7,7 +7,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # DuckDB must never try the network for extensions; tests and the binary set this too.
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build run test test-short bench notebooks fmt vet clean
+.PHONY: all build run test test-short bench loadtest notebooks fmt vet clean
 
 all: build
 
@@ -41,6 +41,12 @@ test-short:
 # Benchmarks; figures go to docs/PERFORMANCE.md with the machine and the command.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+# The API measured by a separate load-generator process against lend serve --demo
+# (LOADTEST_CONNS, LOADTEST_RATE, LOADTEST_N; see docs/perf/api.md).
+loadtest: build
+	$(GO) build -o bin/lendload ./cmd/lendload
+	./scripts/loadtest.sh
 
 notebooks:
 	./notebooks/run.sh

@@ -71,3 +71,30 @@ func TestDecisionResponsesGolden(t *testing.T) {
 		t.Fatalf("decision responses differ from %s:\n%s", golden, buf.String())
 	}
 }
+
+// A decision with a year's schedule (past net/http's 2 KiB chunking
+// threshold), its replay and a problem all state their Content-Length, so a
+// client knows the size up front and the body goes unchunked.
+func TestResponsesStateContentLength(t *testing.T) {
+	e := newLoansEnv(t)
+	body := []byte(`{"amount_minor":500000,"term_months":24}`)
+	for _, tc := range []struct {
+		name, idem string
+		body       []byte
+		status     int
+	}{
+		{"decision", "cl-1", body, 201},
+		{"replay", "cl-1", body, 201},
+		{"problem", "cl-2", []byte(`{"amount_minor":500000,"term_months":24,"x":1}`), 400},
+	} {
+		res := e.do("POST", "/v1/applications", e.merchA, bytes.NewReader(tc.body), "Idempotency-Key", tc.idem)
+		b := readBody(t, res)
+		if res.StatusCode != tc.status || res.ContentLength != int64(len(b)) || len(res.TransferEncoding) != 0 {
+			t.Fatalf("%s: status %d, Content-Length %d, Transfer-Encoding %v, body %d bytes",
+				tc.name, res.StatusCode, res.ContentLength, res.TransferEncoding, len(b))
+		}
+		if tc.name == "decision" && len(b) <= 2048 {
+			t.Fatalf("the decision is %d bytes: not past the chunking threshold the test is about", len(b))
+		}
+	}
+}

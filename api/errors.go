@@ -170,7 +170,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = c.NoContent(p.Status)
 		return
 	}
-	if werr := c.Blob(p.Status, ProblemContentType, body); werr != nil {
+	if werr := writeBlob(c, p.Status, ProblemContentType, body); werr != nil {
 		s.log.Warn("writing error response", "request_id", reqID, "err", werr)
 	}
 }

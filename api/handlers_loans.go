@@ -244,7 +244,7 @@ func writeApplication(c echo.Context, status int, r applicationResponse) error {
 	if !ok {
 		return WriteJSON(c, status, r)
 	}
-	return c.Blob(status, echo.MIMEApplicationJSON, b) // written (copied) before the buffer is reused
+	return writeBlob(c, status, echo.MIMEApplicationJSON, b) // written (copied) before the buffer is reused
 }
 
 // appBufPool recycles decision response buffers.

@@ -69,7 +69,7 @@ func (s *Server) ingestTransactions(c echo.Context) error {
 		return storeIdemError(err)
 	}
 	s.lines.drop(m) // the ingest may have re-decided the line
-	return c.Blob(http.StatusCreated, echo.MIMEApplicationJSON, out)
+	return writeBlob(c, http.StatusCreated, echo.MIMEApplicationJSON, out)
 }
 
 // txIn is one decoded row; amount may be a JSON string or number, kept as text.

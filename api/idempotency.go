@@ -94,7 +94,7 @@ func (s *Server) idempotency(next echo.HandlerFunc) echo.HandlerFunc {
 		case auth.IdemReplay:
 			s.metrics.replays.Inc()
 			c.Response().Header().Set(HeaderIdempotentReplayed, "true")
-			return c.Blob(rec.Status, rec.ContentType, rec.Body)
+			return writeBlob(c, rec.Status, rec.ContentType, rec.Body)
 		case auth.IdemMismatch:
 			return &lend.Error{Code: lend.EUNPROCESSABLE, Field: HeaderIdempotencyKey, Message: "Idempotency-Key was already used with a different request"}
 		case auth.IdemInFlightConflict:

@@ -146,7 +146,14 @@ func WriteJSON(c echo.Context, status int, v any) error {
 	if err := enc.Encode(v); err != nil {
 		return lend.Wrap(lend.EINTERNAL, err, "encoding response")
 	}
-	return c.Blob(status, echo.MIMEApplicationJSON, buf.Bytes()) // written (copied) before the buffer is reused
+	return writeBlob(c, status, echo.MIMEApplicationJSON, buf.Bytes()) // written (copied) before the buffer is reused
+}
+
+// writeBlob writes b with its Content-Length: without one, net/http sends a
+// body past 2 KiB chunked, in more pieces and write calls.
+func writeBlob(c echo.Context, status int, contentType string, b []byte) error {
+	c.Response().Header()[echo.HeaderContentLength] = []string{strconv.Itoa(len(b))}
+	return c.Blob(status, contentType, b)
 }
 
 // maxPooledBufBytes keeps one huge response from pinning its buffer in the pool.

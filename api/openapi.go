@@ -14,5 +14,5 @@ import (
 var OpenAPI []byte
 
 func (s *Server) openapi(c echo.Context) error {
-	return c.Blob(http.StatusOK, "application/yaml", OpenAPI)
+	return writeBlob(c, http.StatusOK, "application/yaml", OpenAPI)
 }

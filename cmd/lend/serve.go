@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -38,6 +39,7 @@ func newServeCmd() *cobra.Command {
 		rate    float64
 		burst   int
 		logJSON bool
+		cpuProf string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -103,6 +105,13 @@ func newServeCmd() *cobra.Command {
 				Addr: addr, Keys: store, Idempotency: store, Ready: store.Ping, Logger: logger, Loans: loanStore,
 				RatePerSecond: rate, RateBurst: burst, Models: models, Risk: risk,
 			})
+			if cpuProf != "" {
+				stop, err := startCPUProfile(cpuProf)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			errc := make(chan error, 1)
 			go func() { errc <- srv.Start() }()
 			fmt.Fprintf(cmd.ErrOrStderr(), "lend: serving on %s (data %s); try: curl -s localhost%s/healthz\n", addr, dataDir(cmd), portOf(addr))
@@ -125,7 +134,21 @@ func newServeCmd() *cobra.Command {
 	cmd.Flags().Float64Var(&rate, "rate", api.DefaultRatePerSecond, "per-key request rate limit (requests/s)")
 	cmd.Flags().IntVar(&burst, "burst", api.DefaultRateBurst, "per-key burst")
 	cmd.Flags().BoolVar(&logJSON, "log-json", false, "write logs as JSON lines")
+	cmd.Flags().StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of the serving (not the demo build) to this file at shutdown (go tool pprof)")
 	return cmd
+}
+
+// startCPUProfile profiles the process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, lend.Wrap(lend.EINVALID, err, "cpuprofile: %v", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, lend.Wrap(lend.EINVALID, err, "cpuprofile: %v", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func portOf(addr string) string {

@@ -68,11 +68,12 @@ func startServerProc(t *testing.T, db string) (string, *os.Process) {
 	return startServerData(t, db, t.TempDir())
 }
 
-// startServerData is startServerProc on the given data directory.
-func startServerData(t *testing.T, db, data string) (string, *os.Process) {
+// startServerData is startServerProc on the given data directory (extra:
+// more serve flags).
+func startServerData(t *testing.T, db, data string, extra ...string) (string, *os.Process) {
 	t.Helper()
 	addr := freeAddr(t)
-	c := lendCmd(t, "serve", "--addr", addr, "--db", db, "--data", data, "--rate", "1000000", "--burst", "1000000")
+	c := lendCmd(t, append([]string{"serve", "--addr", addr, "--db", db, "--data", data, "--rate", "1000000", "--burst", "1000000"}, extra...)...)
 	var logs bytes.Buffer
 	c.Stdout, c.Stderr = &logs, &logs
 	if err := c.Start(); err != nil {

@@ -1,0 +1,216 @@
+// Command lendload measures a running Lend API from a separate process with
+// a lean HTTP/1.1 load generator (internal/loadgen), so the figures are the
+// server's and not a Go HTTP client's sharing its CPU. `make loadtest` starts
+// `lend serve --demo` on a fresh data directory and runs it.
+//
+//	lendload -url http://127.0.0.1:8080 -keys lend-data/demo-keys.txt -scenario decision -c 20 -n 30000
+//	lendload ... -scenario decision -rate 5000 -c 64      # open loop: p99 at a fixed offered rate
+//
+// Scenarios: healthz (GET /healthz, the ceiling: no key, no store), creditline
+// (GET the merchant's line), decision (POST /v1/applications, each with its
+// own Idempotency-Key: a durable decision), repayment (POST 0.01 repayments on
+// one loan it applies for and accepts first), or custom (-method, -path,
+// -body, -H).
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/lendhq/lend/internal/loadgen"
+)
+
+type headers []string
+
+func (h *headers) String() string     { return strings.Join(*h, ", ") }
+func (h *headers) Set(v string) error { *h = append(*h, v); return nil }
+
+type options struct {
+	url, keysFile, key, merchant, scenario string
+	method, path, body                     string
+	header                                 headers
+	conns, requests, amountMinor, termMths int
+	rate                                   float64
+	asJSON                                 bool
+}
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "lendload:", err)
+		os.Exit(2)
+	}
+}
+
+func run(args []string, out io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("lendload", flag.ContinueOnError)
+	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "base URL of the API")
+	fs.StringVar(&o.keysFile, "keys", "", "demo keys file (lend-data/demo-keys.txt): the merchant key and id")
+	fs.StringVar(&o.key, "key", os.Getenv("LEND_MERCHANT_KEY"), "merchant API key (else from -keys)")
+	fs.StringVar(&o.merchant, "merchant", os.Getenv("LEND_MERCHANT_ID"), "merchant id (else from -keys)")
+	fs.StringVar(&o.scenario, "scenario", "decision", "healthz | creditline | decision | repayment | custom")
+	fs.StringVar(&o.method, "method", "GET", "custom: method")
+	fs.StringVar(&o.path, "path", "/healthz", "custom: path")
+	fs.StringVar(&o.body, "body", "", "custom: request body")
+	fs.Var(&o.header, "H", "custom: extra header line (repeatable)")
+	fs.IntVar(&o.conns, "c", 20, "connections (closed loop: the concurrency; open loop: the most in flight)")
+	fs.IntVar(&o.requests, "n", 30000, "requests")
+	fs.Float64Var(&o.rate, "rate", 0, "open-loop offered rate in requests/s (0: closed loop)")
+	fs.IntVar(&o.amountMinor, "amount", 100000, "decision: amount_minor applied for")
+	fs.IntVar(&o.termMths, "term", 6, "decision: term_months")
+	fs.BoolVar(&o.asJSON, "json", false, "print the result as one JSON object")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := o.readKeys(); err != nil {
+		return err
+	}
+	u, err := url.Parse(o.url)
+	if err != nil || u.Scheme != "http" || u.Host == "" {
+		return fmt.Errorf("-url %q: want http://host:port", o.url)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	cfg, err := o.config(ctx, u.Host)
+	if err != nil {
+		return err
+	}
+	res, err := loadgen.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if o.asJSON {
+		return json.NewEncoder(out).Encode(map[string]any{"scenario": o.scenario, "connections": o.conns,
+			"requests": res.Requests, "failures": res.Failures, "elapsed_s": res.Elapsed.Seconds(), "per_second": res.PerSecond,
+			"offered": res.Offered, "p50_ms": ms(res.P50), "p90_ms": ms(res.P90), "p99_ms": ms(res.P99), "max_ms": ms(res.Max)})
+	}
+	fmt.Fprintf(out, "%s, %d connections: %v\n", o.scenario, o.conns, res)
+	if res.Failures > 0 {
+		return fmt.Errorf("%d failures, first: %s", res.Failures, res.FirstFailure)
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// readKeys fills the key and merchant from the demo keys file's
+// LEND_MERCHANT_KEY= and LEND_MERCHANT_ID= lines.
+func (o *options) readKeys() error {
+	if o.keysFile == "" {
+		return nil
+	}
+	f, err := os.Open(o.keysFile)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
+		switch {
+		case !ok:
+		case name == "LEND_MERCHANT_KEY" && o.key == "":
+			o.key = value
+		case name == "LEND_MERCHANT_ID" && o.merchant == "":
+			o.merchant = value
+		}
+	}
+	return sc.Err()
+}
+
+// config builds the run of the scenario (a repayment run first opens its loan).
+func (o *options) config(ctx context.Context, addr string) (loadgen.Config, error) {
+	c := loadgen.Config{Addr: addr, Connections: o.conns, Requests: o.requests, Rate: o.rate}
+	bearer := "Authorization: Bearer " + o.key
+	keyPrefix := fmt.Sprintf("lendload-%d-", time.Now().UnixNano()) // distinct across runs on one database
+	needKey := func() error {
+		if o.key == "" || o.merchant == "" {
+			return errors.New("scenario " + o.scenario + " needs a merchant key and id (-keys FILE, or -key and -merchant)")
+		}
+		return nil
+	}
+	switch o.scenario {
+	case "healthz":
+		c.Path = "/healthz"
+	case "creditline":
+		c.Path, c.Header = "/v1/merchants/"+url.PathEscape(o.merchant)+"/credit-line", []string{bearer}
+		return c, needKey()
+	case "decision":
+		if err := needKey(); err != nil {
+			return c, err
+		}
+		body, _ := json.Marshal(map[string]any{"merchant_id": o.merchant, "amount_minor": o.amountMinor, "term_months": o.termMths})
+		c.Method, c.Path, c.Body = "POST", "/v1/applications", body
+		c.Header = []string{bearer, "Content-Type: application/json"}
+		c.KeyHeader, c.KeyPrefix = "Idempotency-Key", keyPrefix
+	case "repayment":
+		if err := needKey(); err != nil {
+			return c, err
+		}
+		loanID, err := o.openLoan(ctx, keyPrefix)
+		if err != nil {
+			return c, err
+		}
+		c.Method, c.Path, c.Body = "POST", fmt.Sprintf("/v1/loans/%d/repayments", loanID), []byte(`{"amount_minor":1}`)
+		c.Header = []string{bearer, "Content-Type: application/json"}
+		c.KeyHeader, c.KeyPrefix = "Idempotency-Key", keyPrefix
+	case "custom":
+		c.Method, c.Path, c.Body, c.Header = o.method, o.path, []byte(o.body), o.header
+		if o.method == "POST" {
+			c.KeyHeader, c.KeyPrefix = "Idempotency-Key", keyPrefix
+		}
+	default:
+		return c, fmt.Errorf("-scenario %q: want healthz, creditline, decision, repayment or custom", o.scenario)
+	}
+	return c, nil
+}
+
+// openLoan applies for a loan large enough for the run's repayments of 0.01
+// and accepts it, returning the loan id.
+func (o *options) openLoan(ctx context.Context, keyPrefix string) (int64, error) {
+	post := func(path, key string, body []byte) (map[string]any, error) {
+		req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimSuffix(o.url, "/")+path, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+o.key)
+		req.Header.Set("Idempotency-Key", key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+		if res.StatusCode != http.StatusCreated {
+			return nil, fmt.Errorf("POST %s: %d %s", path, res.StatusCode, b)
+		}
+		var v map[string]any
+		return v, json.Unmarshal(b, &v)
+	}
+	body, _ := json.Marshal(map[string]any{"merchant_id": o.merchant, "amount_minor": o.amountMinor, "term_months": o.termMths})
+	app, err := post("/v1/applications", keyPrefix+"setup-app", body)
+	if err != nil {
+		return 0, err
+	}
+	if app["decision"] != "approved" {
+		return 0, fmt.Errorf("the setup application was %v, not approved: %v", app["decision"], app["reasons"])
+	}
+	loan, err := post(fmt.Sprintf("/v1/applications/%.0f/accept", app["id"]), keyPrefix+"setup-accept", nil)
+	if err != nil {
+		return 0, err
+	}
+	id, _ := loan["id"].(float64)
+	return int64(id), nil
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// fakeAPI answers the routes lendload's scenarios call, as Lend does, and
+// records what it was sent.
+type fakeAPI struct {
+	mu         sync.Mutex
+	keys       map[string]bool
+	bodies     map[string]int
+	repayPaths map[string]int
+}
+
+func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	if r.Header.Get("Authorization") != "Bearer mk_secret" {
+		w.WriteHeader(401)
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.Method == "POST" {
+		k := r.Header.Get("Idempotency-Key")
+		if k == "" || f.keys[k] {
+			w.WriteHeader(409)
+			return
+		}
+		f.keys[k] = true
+	}
+	switch {
+	case r.URL.Path == "/v1/applications":
+		f.bodies[string(b)]++
+		w.WriteHeader(201)
+		io.WriteString(w, `{"id":7,"decision":"approved","reasons":[]}`)
+	case r.URL.Path == "/v1/applications/7/accept":
+		w.WriteHeader(201)
+		io.WriteString(w, `{"id":42,"status":"active"}`)
+	case strings.HasPrefix(r.URL.Path, "/v1/loans/") && string(b) == `{"amount_minor":1}`:
+		f.repayPaths[r.URL.Path]++
+		w.WriteHeader(201)
+	case r.URL.Path == "/v1/merchants/m0000081/credit-line":
+		w.WriteHeader(200)
+	default:
+		w.WriteHeader(404)
+	}
+}
+
+func TestScenarios(t *testing.T) {
+	f := &fakeAPI{keys: map[string]bool{}, bodies: map[string]int{}, repayPaths: map[string]int{}}
+	ts := httptest.NewServer(f)
+	defer ts.Close()
+	keys := filepath.Join(t.TempDir(), "demo-keys.txt")
+	os.WriteFile(keys, []byte("# demo keys\nLEND_OFFICER_KEY=ok_x\nLEND_MERCHANT_KEY=mk_secret\nLEND_MERCHANT_ID=m0000081\n"), 0o600)
+	t.Setenv("LEND_MERCHANT_KEY", "")
+	t.Setenv("LEND_MERCHANT_ID", "")
+	base := []string{"-url", ts.URL, "-keys", keys, "-n", "60", "-c", "4"}
+
+	var out bytes.Buffer
+	if err := run(append(base, "-scenario", "decision", "-json"), &out); err != nil {
+		t.Fatal(err)
+	}
+	var res map[string]any
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	if res["requests"] != 60.0 || res["failures"] != 0.0 || res["p99_ms"].(float64) <= 0 {
+		t.Fatalf("decision run: %v", res)
+	}
+	if want := `{"amount_minor":100000,"merchant_id":"m0000081","term_months":6}`; f.bodies[want] != 60 || len(f.keys) != 60 {
+		t.Fatalf("server saw bodies %v and %d keys, want 60 × %s", f.bodies, len(f.keys), want)
+	}
+
+	out.Reset()
+	if err := run(append(base, "-scenario", "repayment"), &out); err != nil {
+		t.Fatal(err)
+	}
+	if f.repayPaths["/v1/loans/42/repayments"] != 60 || !strings.Contains(out.String(), "60 requests") {
+		t.Fatalf("repayments %v; output %q", f.repayPaths, out.String())
+	}
+	out.Reset()
+	if err := run(append(base, "-scenario", "creditline"), &out); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+
+	for name, args := range map[string][]string{
+		"unknown scenario": append(base, "-scenario", "nope"),
+		"failures":         {"-url", ts.URL, "-scenario", "custom", "-path", "/missing", "-n", "3"},
+		"no key":           {"-url", ts.URL, "-scenario", "decision", "-n", "3"},
+		"bad url":          {"-url", "https://x", "-scenario", "healthz"},
+	} {
+		if err := run(args, io.Discard); err == nil {
+			t.Errorf("%s: no error", name)
+		} else {
+			t.Logf("%s: %v", name, err)
+		}
+	}
+}

@@ -1,0 +1,272 @@
+// Package loadgen is a lean HTTP/1.1 load generator for measuring Lend's API
+// from a separate process, as wrk does: keep-alive connections writing
+// pre-built requests and reading responses with a minimal parser, so the
+// generator's own CPU leaves the most of this 2-core machine to the server.
+// net/http's client costs about a quarter of a decision's CPU when it shares
+// the machine (docs/perf/api.md); the server's figures are what is measured.
+//
+// A run is closed-loop (each connection sends, waits, sends again) or
+// open-loop at a fixed rate with latency counted from each request's due
+// time (wrk2's correction for coordinated omission).
+package loadgen
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Limits of one run.
+const (
+	MaxRequests    = 10_000_000 // latencies are kept in memory (8 bytes each)
+	MaxConnections = 4_096
+	MaxRate        = 1_000_000 // requests/s
+	MaxBodyBytes   = 1 << 20   // request body
+	// MaxHeaderBytes bounds a response's status line and headers.
+	MaxHeaderBytes = 64 << 10
+	// MaxResponseBodyBytes bounds a response body (read and discarded).
+	MaxResponseBodyBytes = 64 << 20
+)
+
+// Config describes a run against one endpoint.
+type Config struct {
+	Addr        string // host:port
+	Connections int
+	Requests    int
+	// Rate, when > 0, makes the run open-loop: request i is due at
+	// start + i/Rate and its latency counts from then. Connections bound the
+	// requests in flight.
+	Rate   float64
+	Method string
+	Path   string
+	// Header holds extra request header lines, each "Name: value".
+	Header []string
+	Body   []byte
+	// KeyHeader, when set, gives request i the header KeyHeader: KeyPrefix+i
+	// (a distinct Idempotency-Key per request).
+	KeyHeader, KeyPrefix string
+	// OK says whether a status counts as success (default: 2xx).
+	OK func(status int) bool
+	// Timeout bounds one request (default 10 s).
+	Timeout time.Duration
+}
+
+// Result is what a run measured.
+type Result struct {
+	Requests      int // answered requests (timed)
+	Failures      int // transport errors and statuses OK refused
+	Elapsed       time.Duration
+	PerSecond     float64
+	Offered       float64 // the open-loop rate, 0 for a closed loop
+	P50, P90, P99 time.Duration
+	Max           time.Duration
+	Statuses      map[int]int
+	FirstFailure  string
+}
+
+// String formats the result for a performance note.
+func (r Result) String() string {
+	mode := fmt.Sprintf("%d requests in %v", r.Requests, r.Elapsed.Round(time.Millisecond))
+	if r.Offered > 0 {
+		mode = fmt.Sprintf("%d requests offered at %.0f/s in %v (latency from the due time)", r.Requests, r.Offered, r.Elapsed.Round(time.Millisecond))
+	}
+	return fmt.Sprintf("%s: %.0f req/s, p50 %v, p90 %v, p99 %v, max %v, failures %d, statuses %v",
+		mode, r.PerSecond, r.P50, r.P90, r.P99, r.Max, r.Failures, r.Statuses)
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Addr == "":
+		return errors.New("loadgen: addr is required")
+	case c.Connections < 1 || c.Connections > MaxConnections:
+		return fmt.Errorf("loadgen: connections must be between 1 and %d", MaxConnections)
+	case c.Requests < 1 || c.Requests > MaxRequests:
+		return fmt.Errorf("loadgen: requests must be between 1 and %d", MaxRequests)
+	case c.Rate < 0 || c.Rate > MaxRate:
+		return fmt.Errorf("loadgen: rate must be between 0 and %d requests/s", MaxRate)
+	case len(c.Body) > MaxBodyBytes:
+		return fmt.Errorf("loadgen: body of %d bytes exceeds %d", len(c.Body), MaxBodyBytes)
+	case c.Path == "" || c.Path[0] != '/':
+		return fmt.Errorf("loadgen: path %q must start with /", c.Path)
+	}
+	for _, h := range append(append([]string{c.Method, c.Path, c.KeyHeader, c.KeyPrefix}, c.Header...), c.Addr) {
+		for i := 0; i < len(h); i++ {
+			if h[i] == '\r' || h[i] == '\n' {
+				return fmt.Errorf("loadgen: %q holds a line break", h)
+			}
+		}
+	}
+	return nil
+}
+
+// Run sends cfg.Requests requests and reports throughput and latency
+// percentiles (nearest rank). A failed connection is re-dialled.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	if cfg.Method == "" {
+		cfg.Method = "GET"
+	}
+	if err := cfg.validate(); err != nil {
+		return Result{}, err
+	}
+	if cfg.OK == nil {
+		cfg.OK = func(s int) bool { return s >= 200 && s < 300 }
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	r := &run{cfg: cfg, head: requestHead(cfg)}
+	lat := make([][]time.Duration, cfg.Connections)
+	statuses := make([]map[int]int, cfg.Connections)
+	var wg sync.WaitGroup
+	r.start = time.Now()
+	for w := range cfg.Connections {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lat[w], statuses[w] = r.worker(ctx, cfg.Requests/cfg.Connections+1)
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(r.start)
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	res := Result{Requests: len(all), Failures: int(r.failures.Load()), Elapsed: elapsed, Offered: cfg.Rate,
+		FirstFailure: r.first, Statuses: map[int]int{}}
+	for _, m := range statuses {
+		for k, v := range m {
+			res.Statuses[k] += v
+		}
+	}
+	if len(all) > 0 {
+		res.PerSecond = float64(len(all)) / elapsed.Seconds()
+		res.P50, res.P90, res.P99 = percentile(all, 50), percentile(all, 90), percentile(all, 99)
+		res.Max = all[len(all)-1]
+	}
+	return res, ctx.Err()
+}
+
+// run is the state the workers share.
+type run struct {
+	cfg      Config
+	head     []byte // the request up to the key header's value
+	start    time.Time
+	next     atomic.Int64
+	failures atomic.Int64
+	firstMu  sync.Mutex
+	first    string
+}
+
+func (r *run) fail(msg string) {
+	r.failures.Add(1)
+	r.firstMu.Lock()
+	if r.first == "" {
+		r.first = msg
+	}
+	r.firstMu.Unlock()
+}
+
+// worker drives one connection until the run's requests are taken.
+func (r *run) worker(ctx context.Context, capHint int) ([]time.Duration, map[int]int) {
+	mine := make([]time.Duration, 0, capHint)
+	statuses := map[int]int{}
+	var conn net.Conn
+	var br *bufio.Reader
+	buf := make([]byte, 0, len(r.head)+64+len(r.cfg.Body))
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
+	for {
+		i := int(r.next.Add(1) - 1)
+		if i >= r.cfg.Requests || ctx.Err() != nil {
+			return mine, statuses
+		}
+		buf = r.request(buf[:0], i)
+		t0 := time.Now()
+		if r.cfg.Rate > 0 {
+			due := r.start.Add(time.Duration(float64(i) / r.cfg.Rate * float64(time.Second)))
+			if wait := time.Until(due); wait > 0 {
+				time.Sleep(wait)
+			}
+			t0 = due
+		}
+		if conn == nil {
+			c, err := net.DialTimeout("tcp", r.cfg.Addr, r.cfg.Timeout)
+			if err != nil {
+				r.fail(fmt.Sprintf("request %d: dial: %v", i, err))
+				continue
+			}
+			conn, br = c, bufio.NewReaderSize(c, 16<<10)
+		}
+		status, keep, err := r.roundTrip(conn, br, buf)
+		if err != nil {
+			r.fail(fmt.Sprintf("request %d: %v", i, err))
+			conn.Close()
+			conn = nil
+			continue
+		}
+		mine = append(mine, time.Since(t0))
+		statuses[status]++
+		if !r.cfg.OK(status) {
+			r.fail(fmt.Sprintf("request %d: status %d", i, status))
+		}
+		if !keep {
+			conn.Close()
+			conn = nil
+		}
+	}
+}
+
+func (r *run) roundTrip(conn net.Conn, br *bufio.Reader, req []byte) (status int, keep bool, err error) {
+	if err := conn.SetDeadline(time.Now().Add(r.cfg.Timeout)); err != nil {
+		return 0, false, err
+	}
+	if _, err := conn.Write(req); err != nil {
+		return 0, false, err
+	}
+	return ReadResponse(br, r.cfg.Method == "HEAD")
+}
+
+// requestHead is the request's bytes up to where request i's key goes (or
+// up to the blank line when there is no key header).
+func requestHead(cfg Config) []byte {
+	b := fmt.Appendf(nil, "%s %s HTTP/1.1\r\nHost: %s\r\n", cfg.Method, cfg.Path, cfg.Addr)
+	for _, h := range cfg.Header {
+		b = append(append(b, h...), "\r\n"...)
+	}
+	if len(cfg.Body) > 0 || cfg.Method == "POST" || cfg.Method == "PUT" || cfg.Method == "PATCH" {
+		b = fmt.Appendf(b, "Content-Length: %d\r\n", len(cfg.Body))
+	}
+	if cfg.KeyHeader != "" {
+		b = append(append(append(b, cfg.KeyHeader...), ": "...), cfg.KeyPrefix...)
+	}
+	return b
+}
+
+// request appends request i's bytes to b.
+func (r *run) request(b []byte, i int) []byte {
+	b = append(b, r.head...)
+	if r.cfg.KeyHeader != "" {
+		b = append(strconv.AppendInt(b, int64(i), 10), "\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	return append(b, r.cfg.Body...)
+}
+
+// percentile is the nearest-rank percentile of sorted: the smallest value
+// with at least p% of the values at or below it.
+func percentile(sorted []time.Duration, p int) time.Duration {
+	rank := (p*len(sorted) + 99) / 100
+	if rank < 1 {
+		rank = 1
+	}
+	return sorted[rank-1]
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# make loadtest: the API measured from a separate process (docs/perf/api.md).
+# Starts `lend serve --demo` on a fresh data directory (rate limit off), then
+# runs lendload's scenarios against it: healthz (the ceiling), credit-line
+# reads, decisions closed-loop and open-loop at LOADTEST_RATE, repayments.
+set -euo pipefail
+BIN=${BIN:-bin}
+ADDR=${LOADTEST_ADDR:-127.0.0.1:18090}
+N=${LOADTEST_N:-30000}
+C=${LOADTEST_CONNS:-20}
+RATE=${LOADTEST_RATE:-5000}
+DIR=$(mktemp -d /tmp/lend-loadtest.XXXXXX)
+trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$DIR"' EXIT
+LEND_DATA=$DIR/data "$BIN/lend" serve --demo --addr "$ADDR" --rate 1000000000 --burst 1000000000 >"$DIR/serve.log" 2>&1 &
+PID=$!
+for _ in $(seq 1 120); do
+  curl -fsS "http://$ADDR/readyz" >/dev/null 2>&1 && break
+  kill -0 $PID 2>/dev/null || { cat "$DIR/serve.log"; exit 1; }
+  sleep 0.5
+done
+echo "lend serve --demo pid $PID on $ADDR ($(nproc) cores); server CPU per request from /proc/$PID/stat"
+cpu() { awk '{print $14+$15}' /proc/$PID/stat; }  # utime+stime in clock ticks
+TICK=$(getconf CLK_TCK)
+load() {
+  local before after
+  before=$(cpu)
+  "$BIN/lendload" -url "http://$ADDR" -keys "$DIR/data/demo-keys.txt" -n "$N" "$@"
+  after=$(cpu)
+  awk -v d=$((after - before)) -v t="$TICK" -v n="$N" 'BEGIN{printf "  server CPU %.0f µs/request\n", d/t*1e6/n}'
+}
+load -scenario healthz -c "$C"
+load -scenario creditline -c "$C"
+load -scenario decision -c "$C"
+load -scenario decision -c 64 -rate "$RATE"
+load -scenario repayment -c "$C"
