@@ -62,13 +62,18 @@ type Options struct {
 	// means it too) fitted on the training part, or "logistic" (Platt
 	// scaling, fitted on the test part as before isotonic existed).
 	Calibration string
-	CreatedAt   time.Time
+	// Tune is "auto" (choose MaxBins, MinBinShare, MinIV and L2 by k-fold
+	// cross-validation inside the training part when it has at most
+	// TuneMaxRows rows; see tune) or "off"/"" (use the options as given).
+	Tune      string
+	CreatedAt time.Time
 }
 
 // Defaults returns the documented defaults.
 func Defaults() Options {
 	return Options{SkipRows: -1, TestFrac: 0.3, Seed: 42, MaxBins: 8, MinBinShare: 0.05, Monotonic: TrendAuto,
-		MinIV: 0.02, MaxCorr: 0.7, PDO: 20, BaseScore: 600, BaseOdds: 50, Calibration: scoring.CalibrationIsotonic}
+		MinIV: 0.02, MaxCorr: 0.7, PDO: 20, BaseScore: 600, BaseOdds: 50, Calibration: scoring.CalibrationIsotonic,
+		Tune: TuneOff}
 }
 
 func (o *Options) validate() error {
@@ -101,6 +106,8 @@ func (o *Options) validate() error {
 		return lend.FieldErrorf("special", "at most %d codes", MaxSpecials)
 	case o.Calibration != "" && o.Calibration != scoring.CalibrationIsotonic && o.Calibration != scoring.CalibrationLogistic:
 		return lend.FieldErrorf("calibration", "must be isotonic or logistic, got %q", o.Calibration)
+	case o.Tune != "" && o.Tune != TuneAuto && o.Tune != TuneOff:
+		return lend.FieldErrorf("tune", "must be auto or off, got %q", o.Tune)
 	case o.SplitBy != "" && o.TestFrac == 0:
 		return lend.FieldErrorf("test-frac", "an out-of-time split needs --test-frac > 0")
 	}
@@ -120,6 +127,9 @@ type Result struct {
 	TrainScore, TestScore []int
 	TrainPD, TestPD       []float64
 	TrainY, TestY         []int8
+	// Tuning is every grid point's cross-validated AUC when Options.Tune
+	// chose the hyperparameters (nil otherwise).
+	Tuning []TunePoint
 }
 
 // Train reads the data, builds the scorecard and returns it with its validation figures.
@@ -174,116 +184,22 @@ func Train(ctx context.Context, opt Options) (*Result, error) {
 			cands = append(cands, c)
 		}
 	}
-	binned := make([]binnedVar, len(cands))
-	parallel(len(cands), func(i int) {
-		c := cands[i]
-		if c.Kind == KindNumeric {
-			binned[i] = binNumeric(c.Name, c.Num, y, train, cfg)
-		} else {
-			binned[i] = binCategorical(c.Name, c.Str, y, train, cfg)
+	if tuneWanted(opt, len(train)) {
+		opt, res.Tuning, err = tune(ctx, cands, y, train, opt, specials)
+		if err != nil {
+			return nil, err
 		}
-	})
-	if err := ctx.Err(); err != nil {
+		cfg.maxBins, cfg.minShare = opt.MaxBins, opt.MinBinShare
+	}
+	bs, err := binStage(ctx, cands, y, train, cfg)
+	if err != nil {
 		return nil, err
 	}
-	// IV filter, then WoE columns through the scorer's own bin lookup.
-	status := map[string]string{}
-	var pool []int // indices into binned
-	for i, b := range binned {
-		switch {
-		case b.reason != "":
-			status[b.v.Name] = "dropped: " + b.reason
-		case b.iv < opt.MinIV:
-			status[b.v.Name] = fmt.Sprintf("dropped: IV %.4f below --min-iv %g", b.iv, opt.MinIV)
-		default:
-			pool = append(pool, i)
-		}
-	}
-	woe := make(map[int][]float64, len(pool)) // WoE of the training rows, per binned index
-	{
-		tmp := &scoring.Model{}
-		for _, i := range pool {
-			tmp.Variables = append(tmp.Variables, binned[i].v)
-		}
-		sc := scoring.NewScorer(tmp)
-		var mu sync.Mutex
-		var firstErr error
-		parallel(len(pool), func(k int) {
-			i := pool[k]
-			w, err := woeColumn(sc, k, cands[i], &binned[i], train, y)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-			woe[i] = w
-		})
-		if firstErr != nil {
-			return nil, firstErr
-		}
-	}
-	// Correlation filter in IV order.
-	sort.SliceStable(pool, func(a, b int) bool {
-		if binned[pool[a]].iv != binned[pool[b]].iv {
-			return binned[pool[a]].iv > binned[pool[b]].iv
-		}
-		return binned[pool[a]].v.Name < binned[pool[b]].v.Name
-	})
-	var kept []int
-	for _, i := range pool {
-		drop := ""
-		for _, k := range kept {
-			if r := pearson(woe[i], woe[k]); math.Abs(r) > opt.MaxCorr {
-				drop = fmt.Sprintf("dropped: |corr(WoE)| %.2f with %s (higher IV) above --max-corr %g", math.Abs(r), binned[k].v.Name, opt.MaxCorr)
-				break
-			}
-		}
-		if drop != "" {
-			status[binned[i].v.Name] = drop
-			continue
-		}
-		kept = append(kept, i)
-	}
-	ytr := make([]int8, len(train))
-	for k, r := range train {
-		ytr[k] = y[r]
-	}
-	if opt.Stepwise && len(kept) > 0 {
-		if len(kept) > MaxStepwiseVars {
-			kept = kept[:MaxStepwiseVars]
-		}
-		sel, err := stepwise(kept, woe, ytr, opt.L2)
-		if err != nil {
-			return nil, err
-		}
-		for _, i := range kept {
-			if !slices.Contains(sel, i) {
-				status[binned[i].v.Name] = "dropped: stepwise AIC did not add it"
-			}
-		}
-		kept = sel
-	}
-	// Fit; a wrong-sign coefficient (positive on WoE: more evidence of good
-	// meaning more risk) removes its variable and the model is refitted.
-	var fit *logitFit
-	for len(kept) > 0 {
-		fit, err = fitLogit(designOf(kept, woe, len(train)), ytr, opt.L2)
-		if err != nil {
-			return nil, err
-		}
-		worst, wc := -1, 0.0
-		for j, i := range kept {
-			if c := fit.Coef[j+1]; c > wc {
-				worst, wc = j, c
-			}
-			_ = i
-		}
-		if worst < 0 {
-			break
-		}
-		status[binned[kept[worst]].v.Name] = fmt.Sprintf("dropped: wrong-sign coefficient %+.3f", wc)
-		kept = slices.Delete(kept, worst, worst+1)
-		fit = nil
+	binned, woe := bs.binned, bs.woe
+	ytr := labelsOf(y, train)
+	kept, fit, status, err := selectAndFit(bs, ytr, opt)
+	if err != nil {
+		return nil, err
 	}
 	if len(kept) == 0 || fit == nil {
 		var why []string
@@ -392,6 +308,138 @@ func finish(m *scoring.Model, created time.Time) error {
 	return nil
 }
 
+// binnedStage is the first half of the pipeline on a set of training rows:
+// every candidate binned, and the WoE of those rows for each usable variable
+// (keyed by index into binned; rows in the order given).
+type binnedStage struct {
+	binned []binnedVar
+	woe    map[int][]float64
+}
+
+// binStage bins the candidates on rows and computes the rows' WoE columns
+// through the scorer's own bin lookup. Train runs it on the training part,
+// tune on each fold's fitting rows.
+func binStage(ctx context.Context, cands []*Column, y []int8, rows []int, cfg binConfig) (*binnedStage, error) {
+	binned := make([]binnedVar, len(cands))
+	parallel(len(cands), func(i int) {
+		c := cands[i]
+		if c.Kind == KindNumeric {
+			binned[i] = binNumeric(c.Name, c.Num, y, rows, cfg)
+		} else {
+			binned[i] = binCategorical(c.Name, c.Str, y, rows, cfg)
+		}
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var usable []int
+	for i, b := range binned {
+		if b.reason == "" {
+			usable = append(usable, i)
+		}
+	}
+	tmp := &scoring.Model{}
+	for _, i := range usable {
+		tmp.Variables = append(tmp.Variables, binned[i].v)
+	}
+	sc := scoring.NewScorer(tmp)
+	woe := make(map[int][]float64, len(usable))
+	var mu sync.Mutex
+	var firstErr error
+	parallel(len(usable), func(k int) {
+		i := usable[k]
+		w, err := woeColumn(sc, k, cands[i], &binned[i], rows, y)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		woe[i] = w
+	})
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return &binnedStage{binned: binned, woe: woe}, nil
+}
+
+// selectAndFit is the second half of the pipeline: the IV filter, the
+// correlation filter in IV order, optional stepwise, and the logistic fit
+// with wrong-sign removal. ytr are the labels of the rows binStage saw, in
+// its order. It returns the kept variables (indices into bs.binned), the fit
+// (nil when no variable survives) and each variable's status.
+func selectAndFit(bs *binnedStage, ytr []int8, opt Options) ([]int, *logitFit, map[string]string, error) {
+	binned, woe := bs.binned, bs.woe
+	status := map[string]string{}
+	var pool []int // indices into binned
+	for i, b := range binned {
+		switch {
+		case b.reason != "":
+			status[b.v.Name] = "dropped: " + b.reason
+		case b.iv < opt.MinIV:
+			status[b.v.Name] = fmt.Sprintf("dropped: IV %.4f below --min-iv %g", b.iv, opt.MinIV)
+		default:
+			pool = append(pool, i)
+		}
+	}
+	// Correlation filter in IV order.
+	sort.SliceStable(pool, func(a, b int) bool {
+		if binned[pool[a]].iv != binned[pool[b]].iv {
+			return binned[pool[a]].iv > binned[pool[b]].iv
+		}
+		return binned[pool[a]].v.Name < binned[pool[b]].v.Name
+	})
+	var kept []int
+	for _, i := range pool {
+		drop := ""
+		for _, k := range kept {
+			if r := pearson(woe[i], woe[k]); math.Abs(r) > opt.MaxCorr {
+				drop = fmt.Sprintf("dropped: |corr(WoE)| %.2f with %s (higher IV) above --max-corr %g", math.Abs(r), binned[k].v.Name, opt.MaxCorr)
+				break
+			}
+		}
+		if drop != "" {
+			status[binned[i].v.Name] = drop
+			continue
+		}
+		kept = append(kept, i)
+	}
+	if opt.Stepwise && len(kept) > 0 {
+		if len(kept) > MaxStepwiseVars {
+			kept = kept[:MaxStepwiseVars]
+		}
+		sel, err := stepwise(kept, woe, ytr, opt.L2)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		for _, i := range kept {
+			if !slices.Contains(sel, i) {
+				status[binned[i].v.Name] = "dropped: stepwise AIC did not add it"
+			}
+		}
+		kept = sel
+	}
+	// Fit; a wrong-sign coefficient (positive on WoE: more evidence of good
+	// meaning more risk) removes its variable and the model is refitted.
+	for len(kept) > 0 {
+		fit, err := fitLogit(designOf(kept, woe, len(ytr)), ytr, opt.L2)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		worst, wc := -1, 0.0
+		for j := range kept {
+			if c := fit.Coef[j+1]; c > wc {
+				worst, wc = j, c
+			}
+		}
+		if worst < 0 {
+			return kept, fit, status, nil
+		}
+		status[binned[kept[worst]].v.Name] = fmt.Sprintf("dropped: wrong-sign coefficient %+.3f", wc)
+		kept = slices.Delete(kept, worst, worst+1)
+	}
+	return nil, nil, status, nil
+}
+
 func firstN(v []string, n int) []string {
 	if len(v) > n {
 		return append(v[:n:n], fmt.Sprintf("... (%d more)", len(v)-n))
@@ -451,6 +499,14 @@ func isRowIndex(x []float64) bool {
 	return true
 }
 
+// binOf is row r's bin of c, the scorer's variable k (-1 when none).
+func binOf(sc *scoring.Scorer, k int, c *Column, r int) int {
+	if c.Kind == KindNumeric {
+		return sc.BinNumeric(k, c.Num[r])
+	}
+	return sc.BinCategorical(k, c.Str[r])
+}
+
 // woeColumn assigns every training row to a bin with the scorer's own lookup
 // (so a value on a boundary lands where scoring will put it), checks the
 // counts against the binning, and returns the rows' WoE.
@@ -460,12 +516,7 @@ func woeColumn(sc *scoring.Scorer, k int, c *Column, bv *binnedVar, rows []int, 
 	b := make([]int, len(bins))
 	w := make([]float64, len(rows))
 	for t, r := range rows {
-		var j int
-		if c.Kind == KindNumeric {
-			j = sc.BinNumeric(k, c.Num[r])
-		} else {
-			j = sc.BinCategorical(k, c.Str[r])
-		}
+		j := binOf(sc, k, c, r)
 		if j < 0 {
 			return nil, lend.Errorf(lend.EINTERNAL, "variable %s: training row %d falls in no bin", c.Name, r+1)
 		}
@@ -955,6 +1006,10 @@ func optionList(o Options) []scoring.Option {
 		{Name: "skip_rows", Value: strconv.Itoa(o.SkipRows)}, {Name: "special", Value: strings.Join(sp, ",")},
 		{Name: "split_by", Value: o.SplitBy}, {Name: "stepwise", Value: strconv.FormatBool(o.Stepwise)},
 		{Name: "target", Value: o.Target}, {Name: "test_frac", Value: g(o.TestFrac)},
+	}
+	if o.Tune == TuneAuto {
+		// Recorded only when on, so artifacts trained without tuning keep their bytes.
+		ops = append(ops, scoring.Option{Name: "tune", Value: o.Tune})
 	}
 	sort.Slice(ops, func(a, b int) bool { return ops[a].Name < ops[b].Name })
 	return ops

@@ -101,6 +101,7 @@ sniffed, gzip ok) or Parquet. Writes one deterministic JSON artifact.`,
 	f.Float64Var(&o.BaseScore, "base-score", o.BaseScore, "score at the base odds")
 	f.Float64Var(&o.BaseOdds, "base-odds", o.BaseOdds, "good:bad odds at the base score")
 	f.StringVar(&o.Calibration, "calibration", o.Calibration, "score-to-PD calibration: isotonic (fitted on the training part) or logistic (Platt, fitted on the test part)")
+	f.StringVar(&o.Tune, "tune", o.Tune, "auto: choose --max-bins, --min-bin-share, --min-iv and --l2 left at their defaults by 5-fold cross-validation inside the training part (up to 50,000 training rows); off (the default): use them as given")
 	f.StringVar(&o.CapacityTarget, "capacity-target", "", "numeric column (e.g. future_gmv_90d) for the repayment-capacity model")
 	f.StringVar(&out, "out", "", "model artifact to write (JSON)")
 	f.StringVar(&report, "report", "", "HTML report to write")
