@@ -43,7 +43,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 
 # The API measured by a separate load-generator process against lend serve --demo
-# (LOADTEST_CONNS, LOADTEST_RATE, LOADTEST_N; see docs/perf/api.md).
+# (LOADTEST_CONNS, LOADTEST_RATE, LOADTEST_N; see docs/perf/api-resources.md).
 loadtest: build
 	$(GO) build -o bin/lendload ./cmd/lendload
 	./scripts/loadtest.sh

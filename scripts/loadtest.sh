@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make loadtest: the API measured from a separate process (docs/perf/api.md).
+# make loadtest: the API measured from a separate process (docs/perf/api-resources.md).
 # Starts `lend serve --demo` on a fresh data directory (rate limit off), then
 # runs lendload's scenarios against it: healthz (the ceiling), credit-line
 # reads, decisions closed-loop and open-loop at LOADTEST_RATE, repayments.
@@ -10,14 +10,18 @@ N=${LOADTEST_N:-30000}
 C=${LOADTEST_CONNS:-20}
 RATE=${LOADTEST_RATE:-5000}
 DIR=$(mktemp -d /tmp/lend-loadtest.XXXXXX)
-trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$DIR"' EXIT
+PID=
+trap 'if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi; rm -rf "$DIR"' EXIT
 LEND_DATA=$DIR/data "$BIN/lend" serve --demo --addr "$ADDR" --rate 1000000000 --burst 1000000000 >"$DIR/serve.log" 2>&1 &
 PID=$!
+ready=
 for _ in $(seq 1 120); do
-  curl -fsS "http://$ADDR/readyz" >/dev/null 2>&1 && break
+  curl -fsS "http://$ADDR/readyz" >/dev/null 2>&1 && { ready=1; break; }
   kill -0 $PID 2>/dev/null || { cat "$DIR/serve.log"; exit 1; }
   sleep 0.5
 done
+# Measuring a server that never became ready would only measure failures.
+[ -n "$ready" ] || { echo "loadtest: lend serve not ready on $ADDR after 60 s" >&2; cat "$DIR/serve.log"; exit 1; }
 echo "lend serve --demo pid $PID on $ADDR ($(nproc) cores); server CPU per request from /proc/$PID/stat"
 cpu() { awk '{print $14+$15}' /proc/$PID/stat; }  # utime+stime in clock ticks
 TICK=$(getconf CLK_TCK)

@@ -184,6 +184,11 @@ func Train(ctx context.Context, opt Options) (*Result, error) {
 			cands = append(cands, c)
 		}
 	}
+	if opt.Tune == TuneAuto && !tuneWanted(opt, len(train)) {
+		// Recorded as off: the artifact states the options it was trained with.
+		res.Warnings = append(res.Warnings, fmt.Sprintf("--tune auto skipped: %d training rows exceed %d; the options are used as given", len(train), TuneMaxRows))
+		opt.Tune = TuneOff
+	}
 	if tuneWanted(opt, len(train)) {
 		opt, res.Tuning, err = tune(ctx, cands, y, train, opt, specials)
 		if err != nil {

@@ -3,9 +3,11 @@ package training
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/lendhq/lend"
@@ -217,5 +219,34 @@ func TestStratifiedFolds(t *testing.T) {
 	}
 	if slices.Equal(folds[0], stratifiedFolds(y, train, 5, 43)[0]) {
 		t.Error("the folds do not depend on the seed")
+	}
+}
+
+// TestTuneSkippedAboveLimit: --tune auto on a training part past
+// TuneMaxRows trains on the options as given, says so in a warning, and the
+// artifact does not claim tuning.
+func TestTuneSkippedAboveLimit(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString("x,y\n")
+	rows := TuneMaxRows*10/7 + 100 // the training part (70%) is past the limit
+	for i := range rows {
+		x := i % 97
+		bad := 0
+		if (i*7919)%100 < 10+x/3 { // bad rate rising with x
+			bad = 1
+		}
+		fmt.Fprintf(&b, "%d,%d\n", x, bad)
+	}
+	o := Defaults()
+	o.Data, o.Target, o.Tune = writeCSV(t, "big.csv", b.String()), "y", TuneAuto
+	r, err := Train(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Tuning != nil || OptionValue(r.Model, "tune") != "" || r.Model.Data.TrainRows <= TuneMaxRows {
+		t.Fatalf("tuning %d points, tune option %q, %d training rows", len(r.Tuning), OptionValue(r.Model, "tune"), r.Model.Data.TrainRows)
+	}
+	if len(r.Warnings) == 0 || !strings.Contains(strings.Join(r.Warnings, "\n"), "--tune auto skipped") {
+		t.Fatalf("warnings %q, want the skipped tuning named", r.Warnings)
 	}
 }

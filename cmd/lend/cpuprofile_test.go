@@ -10,7 +10,7 @@ import (
 )
 
 // `lend serve --cpuprofile F` leaves a gzip-compressed pprof profile in F
-// when it shuts down (what docs/perf/api.md's profiles come from).
+// when it shuts down (what docs/perf/api-resources.md's profiles come from).
 func TestServeCPUProfile(t *testing.T) {
 	data := t.TempDir()
 	prof := filepath.Join(data, "cpu.prof")
@@ -32,4 +32,14 @@ func TestServeCPUProfile(t *testing.T) {
 	}
 	b, _ := os.ReadFile(prof)
 	t.Fatalf("no gzip profile in %s after shutdown (%d bytes)", prof, len(b))
+}
+
+// A --cpuprofile that cannot be created fails the start, naming the flag.
+func TestServeCPUProfileBadPath(t *testing.T) {
+	data := t.TempDir()
+	c := lendCmd(t, "serve", "--addr", freeAddr(t), "--data", data, "--cpuprofile", filepath.Join(data, "missing", "cpu.prof"))
+	out, err := c.CombinedOutput()
+	if err == nil || !bytes.Contains(out, []byte("cpuprofile")) {
+		t.Fatalf("err %v, output %s", err, out)
+	}
 }

@@ -59,6 +59,17 @@ func newServeCmd() *cobra.Command {
 			// docs/perf use the same calls.
 			api.ApplyGCPercent()
 			api.ApplyProcs()
+			// The profile file is created before the (slow) demo build, so a
+			// bad path fails at once; profiling starts when serving does.
+			var profFile *os.File
+			if cpuProf != "" {
+				f, err := os.Create(cpuProf)
+				if err != nil {
+					return lend.Wrap(lend.EINVALID, err, "cpuprofile: %v", err)
+				}
+				defer f.Close() // a no-op after stop's Close
+				profFile = f
+			}
 			if demo {
 				// The data directory holds the demo's files (and, without
 				// --db, its database).
@@ -105,8 +116,8 @@ func newServeCmd() *cobra.Command {
 				Addr: addr, Keys: store, Idempotency: store, Ready: store.Ping, Logger: logger, Loans: loanStore,
 				RatePerSecond: rate, RateBurst: burst, Models: models, Risk: risk,
 			})
-			if cpuProf != "" {
-				stop, err := startCPUProfile(cpuProf)
+			if profFile != nil {
+				stop, err := startCPUProfile(profFile, logger)
 				if err != nil {
 					return err
 				}
@@ -138,17 +149,18 @@ func newServeCmd() *cobra.Command {
 	return cmd
 }
 
-// startCPUProfile profiles the process into path until stop is called.
-func startCPUProfile(path string) (stop func(), err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, lend.Wrap(lend.EINVALID, err, "cpuprofile: %v", err)
-	}
+// startCPUProfile profiles the process into f until stop is called; a
+// failed write of the profile is logged (the service's exit does not wait).
+func startCPUProfile(f *os.File, logger *slog.Logger) (stop func(), err error) {
 	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
 		return nil, lend.Wrap(lend.EINVALID, err, "cpuprofile: %v", err)
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			logger.Error("cpuprofile: writing the profile failed", "file", f.Name(), "err", err)
+		}
+	}, nil
 }
 
 func portOf(addr string) string {

@@ -57,6 +57,11 @@ sniffed, gzip ok) or Parquet. Writes one deterministic JSON artifact.`,
 			for _, w := range res.Warnings {
 				fmt.Fprintln(cmd.ErrOrStderr(), "lend: warning: "+w)
 			}
+			if res.Tuning != nil {
+				m := res.Model
+				fmt.Fprintf(cmd.ErrOrStderr(), "lend: --tune auto chose max bins %s, min bin share %s, min IV %s, L2 %s (5-fold CV inside the training part over %d grid points)\n",
+					training.OptionValue(m, "max_bins"), training.OptionValue(m, "min_bin_share"), training.OptionValue(m, "min_iv"), training.OptionValue(m, "l2"), len(res.Tuning))
+			}
 			b, err := res.Model.Marshal()
 			if err != nil {
 				return err

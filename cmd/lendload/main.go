@@ -22,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -88,19 +89,34 @@ func run(args []string, out io.Writer) error {
 		return err
 	}
 	res, err := loadgen.Run(ctx, cfg)
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
+		return err // the configuration was refused: nothing ran
+	}
+	// An interrupted run still prints what it measured, then fails.
+	if err := o.print(out, res); err != nil {
 		return err
 	}
-	if o.asJSON {
-		return json.NewEncoder(out).Encode(map[string]any{"scenario": o.scenario, "connections": o.conns,
-			"requests": res.Requests, "failures": res.Failures, "elapsed_s": res.Elapsed.Seconds(), "per_second": res.PerSecond,
-			"offered": res.Offered, "p50_ms": ms(res.P50), "p90_ms": ms(res.P90), "p99_ms": ms(res.P99), "max_ms": ms(res.Max)})
+	if err != nil {
+		return fmt.Errorf("interrupted: %w", err)
 	}
-	fmt.Fprintf(out, "%s, %d connections: %v\n", o.scenario, o.conns, res)
+	// Failures fail the command in either output format: a throughput that
+	// counts error responses is not the figure asked for.
 	if res.Failures > 0 {
 		return fmt.Errorf("%d failures, first: %s", res.Failures, res.FirstFailure)
 	}
 	return nil
+}
+
+// print writes the result as a line or, with -json, as one JSON object.
+func (o *options) print(out io.Writer, res loadgen.Result) error {
+	if o.asJSON {
+		return json.NewEncoder(out).Encode(map[string]any{"scenario": o.scenario, "connections": o.conns,
+			"requests": res.Requests, "failures": res.Failures, "first_failure": res.FirstFailure, "statuses": res.Statuses,
+			"elapsed_s": res.Elapsed.Seconds(), "per_second": res.PerSecond,
+			"offered": res.Offered, "p50_ms": ms(res.P50), "p90_ms": ms(res.P90), "p99_ms": ms(res.P99), "send_late_p99_ms": ms(res.SendLateP99), "max_ms": ms(res.Max)})
+	}
+	_, err := fmt.Fprintf(out, "%s, %d connections: %v\n", o.scenario, o.conns, res)
+	return err
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -212,5 +228,8 @@ func (o *options) openLoan(ctx context.Context, keyPrefix string) (int64, error)
 		return 0, err
 	}
 	id, _ := loan["id"].(float64)
+	if id < 1 || id != math.Trunc(id) {
+		return 0, fmt.Errorf("accepting application %.0f: no loan id in %v", app["id"], loan)
+	}
 	return int64(id), nil
 }

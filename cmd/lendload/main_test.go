@@ -39,6 +39,13 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.keys[k] = true
 	}
 	switch {
+	case r.URL.Path == "/v1/applications" && strings.Contains(string(b), `"amount_minor":13,`):
+		// An application whose acceptance answers without a loan id.
+		w.WriteHeader(201)
+		io.WriteString(w, `{"id":8,"decision":"approved","reasons":[]}`)
+	case r.URL.Path == "/v1/applications/8/accept":
+		w.WriteHeader(201)
+		io.WriteString(w, `{"status":"active"}`)
 	case r.URL.Path == "/v1/applications":
 		f.bodies[string(b)]++
 		w.WriteHeader(201)
@@ -98,11 +105,34 @@ func TestScenarios(t *testing.T) {
 		"failures":         {"-url", ts.URL, "-scenario", "custom", "-path", "/missing", "-n", "3"},
 		"no key":           {"-url", ts.URL, "-scenario", "decision", "-n", "3"},
 		"bad url":          {"-url", "https://x", "-scenario", "healthz"},
+		// Without a loan id the repayments would all go to loan 0.
+		"no loan id": append(base, "-scenario", "repayment", "-amount", "13"),
 	} {
 		if err := run(args, io.Discard); err == nil {
 			t.Errorf("%s: no error", name)
 		} else {
 			t.Logf("%s: %v", name, err)
 		}
+	}
+}
+
+// -json reports failures too: the statuses and the first failure are in the
+// object, and the command fails as it does without -json (3 requests with no
+// key: 3 × 401).
+func TestJSONFailures(t *testing.T) {
+	ts := httptest.NewServer(&fakeAPI{keys: map[string]bool{}, bodies: map[string]int{}, repayPaths: map[string]int{}})
+	defer ts.Close()
+	var out bytes.Buffer
+	err := run([]string{"-url", ts.URL, "-scenario", "custom", "-path", "/v1/merchants/m0000081/credit-line", "-n", "3", "-c", "1", "-json"}, &out)
+	var res struct {
+		Requests, Failures int
+		FirstFailure       string         `json:"first_failure"`
+		Statuses           map[string]int `json:"statuses"`
+	}
+	if jerr := json.Unmarshal(out.Bytes(), &res); jerr != nil {
+		t.Fatalf("%v: %q", jerr, out.String())
+	}
+	if err == nil || res.Requests != 3 || res.Failures != 3 || res.Statuses["401"] != 3 || !strings.Contains(res.FirstFailure, "status 401") {
+		t.Fatalf("err %v, result %+v", err, res)
 	}
 }

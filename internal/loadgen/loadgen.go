@@ -3,7 +3,7 @@
 // pre-built requests and reading responses with a minimal parser, so the
 // generator's own CPU leaves the most of this 2-core machine to the server.
 // net/http's client costs about a quarter of a decision's CPU when it shares
-// the machine (docs/perf/api.md); the server's figures are what is measured.
+// the machine (docs/perf/api-resources.md); the server's figures are what is measured.
 //
 // A run is closed-loop (each connection sends, waits, sends again) or
 // open-loop at a fixed rate with latency counted from each request's due
@@ -69,16 +69,25 @@ type Result struct {
 	Max           time.Duration
 	Statuses      map[int]int
 	FirstFailure  string
+	// SendLateP99 (open loop) is the p99 of how long after its due time a
+	// request was sent: when it is near P99, the tail is the generator's
+	// (too few connections, or a CPU shared with the server), not the
+	// server's answer time.
+	SendLateP99 time.Duration
 }
 
 // String formats the result for a performance note.
 func (r Result) String() string {
 	mode := fmt.Sprintf("%d requests in %v", r.Requests, r.Elapsed.Round(time.Millisecond))
 	if r.Offered > 0 {
-		mode = fmt.Sprintf("%d requests offered at %.0f/s in %v (latency from the due time)", r.Requests, r.Offered, r.Elapsed.Round(time.Millisecond))
+		mode = fmt.Sprintf("%d requests answered, offered at %.0f/s, in %v (latency from the due time)", r.Requests, r.Offered, r.Elapsed.Round(time.Millisecond))
 	}
-	return fmt.Sprintf("%s: %.0f req/s, p50 %v, p90 %v, p99 %v, max %v, failures %d, statuses %v",
-		mode, r.PerSecond, r.P50, r.P90, r.P99, r.Max, r.Failures, r.Statuses)
+	late := ""
+	if r.Offered > 0 {
+		late = fmt.Sprintf(", sends late p99 %v", r.SendLateP99)
+	}
+	return fmt.Sprintf("%s: %.0f req/s, p50 %v, p90 %v, p99 %v, max %v%s, failures %d, statuses %v",
+		mode, r.PerSecond, r.P50, r.P90, r.P99, r.Max, late, r.Failures, r.Statuses)
 }
 
 func (c *Config) validate() error {
@@ -89,7 +98,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("loadgen: connections must be between 1 and %d", MaxConnections)
 	case c.Requests < 1 || c.Requests > MaxRequests:
 		return fmt.Errorf("loadgen: requests must be between 1 and %d", MaxRequests)
-	case c.Rate < 0 || c.Rate > MaxRate:
+	case !(c.Rate >= 0 && c.Rate <= MaxRate): // NaN too
 		return fmt.Errorf("loadgen: rate must be between 0 and %d requests/s", MaxRate)
 	case len(c.Body) > MaxBodyBytes:
 		return fmt.Errorf("loadgen: body of %d bytes exceeds %d", len(c.Body), MaxBodyBytes)
@@ -123,6 +132,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	r := &run{cfg: cfg, head: requestHead(cfg)}
 	lat := make([][]time.Duration, cfg.Connections)
+	late := make([][]time.Duration, cfg.Connections)
 	statuses := make([]map[int]int, cfg.Connections)
 	var wg sync.WaitGroup
 	r.start = time.Now()
@@ -130,7 +140,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lat[w], statuses[w] = r.worker(ctx, cfg.Requests/cfg.Connections+1)
+			lat[w], statuses[w] = r.worker(ctx, cfg.Requests/cfg.Connections+1, &late[w])
 		}()
 	}
 	wg.Wait()
@@ -148,6 +158,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		res.PerSecond = float64(len(all)) / elapsed.Seconds()
 		res.P50, res.P90, res.P99 = percentile(all, 50), percentile(all, 90), percentile(all, 99)
 		res.Max = all[len(all)-1]
+	}
+	if l := slices.Concat(late...); len(l) > 0 {
+		slices.Sort(l)
+		res.SendLateP99 = percentile(l, 99)
 	}
 	return res, ctx.Err()
 }
@@ -172,18 +186,26 @@ func (r *run) fail(msg string) {
 	r.firstMu.Unlock()
 }
 
-// worker drives one connection until the run's requests are taken.
-func (r *run) worker(ctx context.Context, capHint int) ([]time.Duration, map[int]int) {
+// worker drives one connection until the run's requests are taken; in an
+// open loop it appends how late each request was sent to late.
+func (r *run) worker(ctx context.Context, capHint int, late *[]time.Duration) ([]time.Duration, map[int]int) {
 	mine := make([]time.Duration, 0, capHint)
 	statuses := map[int]int{}
 	var conn net.Conn
 	var br *bufio.Reader
+	stop := func() bool { return false } // the connection's cancellation hook
+	hangUp := func() {
+		stop()
+		conn.Close()
+		conn = nil
+	}
 	buf := make([]byte, 0, len(r.head)+64+len(r.cfg.Body))
 	defer func() {
 		if conn != nil {
-			conn.Close()
+			hangUp()
 		}
 	}()
+	dialer := net.Dialer{Timeout: r.cfg.Timeout}
 	for {
 		i := int(r.next.Add(1) - 1)
 		if i >= r.cfg.Requests || ctx.Err() != nil {
@@ -193,24 +215,27 @@ func (r *run) worker(ctx context.Context, capHint int) ([]time.Duration, map[int
 		t0 := time.Now()
 		if r.cfg.Rate > 0 {
 			due := r.start.Add(time.Duration(float64(i) / r.cfg.Rate * float64(time.Second)))
-			if wait := time.Until(due); wait > 0 {
-				time.Sleep(wait)
+			if !sleepUntil(ctx, due) {
+				return mine, statuses // cancelled while waiting: request i is never sent
 			}
 			t0 = due
+			*late = append(*late, time.Since(due))
 		}
 		if conn == nil {
-			c, err := net.DialTimeout("tcp", r.cfg.Addr, r.cfg.Timeout)
+			c, err := dialer.DialContext(ctx, "tcp", r.cfg.Addr)
 			if err != nil {
 				r.fail(fmt.Sprintf("request %d: dial: %v", i, err))
 				continue
 			}
 			conn, br = c, bufio.NewReaderSize(c, 16<<10)
+			// A cancelled run must not wait out a request's Timeout: an
+			// expired deadline ends the request in flight at once.
+			stop = context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
 		}
-		status, keep, err := r.roundTrip(conn, br, buf)
+		status, keep, err := r.roundTrip(ctx, conn, br, buf)
 		if err != nil {
 			r.fail(fmt.Sprintf("request %d: %v", i, err))
-			conn.Close()
-			conn = nil
+			hangUp()
 			continue
 		}
 		mine = append(mine, time.Since(t0))
@@ -219,14 +244,35 @@ func (r *run) worker(ctx context.Context, capHint int) ([]time.Duration, map[int
 			r.fail(fmt.Sprintf("request %d: status %d", i, status))
 		}
 		if !keep {
-			conn.Close()
-			conn = nil
+			hangUp()
 		}
 	}
 }
 
-func (r *run) roundTrip(conn net.Conn, br *bufio.Reader, req []byte) (status int, keep bool, err error) {
+// sleepUntil waits until t, or returns false when ctx ends first.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	wait := time.Until(t)
+	if wait <= 0 {
+		return ctx.Err() == nil
+	}
+	tm := time.NewTimer(wait)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return ctx.Err() == nil
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// roundTrip writes req on conn and reads its response. The deadline is set
+// before ctx is checked, so a cancellation's expired deadline (set by the
+// worker's AfterFunc) is never overwritten by this request's.
+func (r *run) roundTrip(ctx context.Context, conn net.Conn, br *bufio.Reader, req []byte) (status int, keep bool, err error) {
 	if err := conn.SetDeadline(time.Now().Add(r.cfg.Timeout)); err != nil {
+		return 0, false, err
+	}
+	if err := ctx.Err(); err != nil {
 		return 0, false, err
 	}
 	if _, err := conn.Write(req); err != nil {

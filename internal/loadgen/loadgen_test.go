@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -111,6 +113,7 @@ func TestConfigRefused(t *testing.T) {
 		"connections": func(c *Config) { c.Connections = MaxConnections + 1 },
 		"requests":    func(c *Config) { c.Requests = 0 },
 		"rate":        func(c *Config) { c.Rate = -1 },
+		"rate NaN":    func(c *Config) { c.Rate = math.NaN() },
 		"path":        func(c *Config) { c.Path = "x" },
 		"header":      func(c *Config) { c.Header = []string{"A: b\r\nInjected: 1"} },
 		"body":        func(c *Config) { c.Body = make([]byte, MaxBodyBytes+1) },
@@ -134,15 +137,22 @@ func TestReadResponse(t *testing.T) {
 		keep, wantOK bool
 	}{
 		{"length", "HTTP/1.1 201 Created\r\nContent-Length: 5\r\n\r\nhello", false, 201, true, true},
-		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1a;x=y\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n", false, 200, true, true},
+		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n", false, 200, true, true},
 		{"close", "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", false, 200, false, true},
 		{"http10", "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", false, 200, false, true},
 		{"http10 keep-alive", "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n", false, 200, true, true},
+		// "close" wins wherever it appears (net/http's shouldClose).
+		{"http10 close then keep-alive", "HTTP/1.0 200 OK\r\nConnection: close\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n", false, 200, false, true},
 		{"head", "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n", true, 200, true, true},
 		{"204 ignores length", "HTTP/1.1 204 No Content\r\nContent-Length: 7\r\n\r\n", false, 204, true, true},
 		{"no length", "HTTP/1.1 200 OK\r\n\r\nbody", false, 0, false, false},
 		{"both", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", false, 0, false, false},
 		{"two lengths", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", false, 0, false, false},
+		// net/http refuses both: it compares the values as text.
+		{"same length twice", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 05\r\n\r\nhello", false, 0, false, false},
+		// net/http ignores Transfer-Encoding in HTTP/1.0 and reads to EOF.
+		{"http10 chunked", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", false, 0, false, false},
+		{"chunk extension", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;x=y\r\na\r\n0\r\n\r\n", false, 0, false, false},
 		{"short body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", false, 0, false, false},
 		{"bare LF", "HTTP/1.1 200 OK\nContent-Length: 0\n\n", false, 0, false, false},
 		{"1xx", "HTTP/1.1 100 Continue\r\n\r\n", false, 0, false, false},
@@ -183,6 +193,11 @@ func FuzzReadResponse(f *testing.F) {
 		"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nxy",
 		"HTTP/1.1 204 No Content\r\nContent-Length: 3\r\n\r\nabc",
 		"HTTP/1.1 404 Not Found\r\nConnection: close, te\r\nContent-Length: 0\r\n\r\n",
+		// Each of these was once accepted and read differently from net/http.
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 05\r\n\r\nhellorest",
+		"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nrest",
+		"HTTP/1.0 200 OK\r\nConnection: close\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\nrest",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + strings.Repeat("1;"+strings.Repeat("e", 3000)+"\r\nx\r\n", 7) + "0\r\n\r\nrest",
 	} {
 		f.Add([]byte(s), false)
 	}
@@ -214,4 +229,77 @@ func FuzzReadResponse(f *testing.F) {
 				in, status, keep, oursLeft, res.StatusCode, res.Close, theirsLeft)
 		}
 	})
+}
+
+// A cancelled run ends at once: an open-loop request waiting for its due
+// time is not sent, and a request in flight does not wait out its Timeout.
+func TestRunCancelled(t *testing.T) {
+	var mu sync.Mutex
+	seen := 0
+	release := make(chan struct{})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen++
+		mu.Unlock()
+		if r.URL.Path == "/hang" {
+			<-release
+		}
+	}))
+	defer ts.Close()
+	defer close(release)
+	addr := strings.TrimPrefix(ts.URL, "http://")
+	for _, tc := range []struct {
+		name, path string
+		rate       float64
+		wantSeen   int
+	}{
+		// At 0.5/s request 1 is due 2 s in: cancelled at 0.2 s, it never goes.
+		{"waiting for the due time", "/x", 0.5, 1},
+		// Request 0 hangs on the server; its Timeout is 10 s.
+		{"in flight", "/hang", 0, 1},
+	} {
+		mu.Lock()
+		seen = 0
+		mu.Unlock()
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(200*time.Millisecond, cancel)
+		t0 := time.Now()
+		_, err := Run(ctx, Config{Addr: addr, Connections: 1, Requests: 2, Path: tc.path, Rate: tc.rate})
+		took := time.Since(t0)
+		cancel()
+		mu.Lock()
+		got := seen
+		mu.Unlock()
+		if !errors.Is(err, context.Canceled) || took > time.Second || got != tc.wantSeen {
+			t.Errorf("%s: err %v after %v, server saw %d request(s); want context.Canceled within 1 s and %d",
+				tc.name, err, took.Round(time.Millisecond), got, tc.wantSeen)
+		}
+	}
+}
+
+// SendLateP99 tells a generator that fell behind from a slow server: with
+// one connection to a server taking 20 ms a request, requests due every
+// 1 ms are sent ever later (the 20th about 380 ms late); with one connection
+// per request they go out on time and the latency is the server's.
+func TestSendLateness(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(20 * time.Millisecond)
+		w.WriteHeader(200)
+	}))
+	defer ts.Close()
+	addr := strings.TrimPrefix(ts.URL, "http://")
+	one, err := Run(context.Background(), Config{Addr: addr, Connections: 1, Requests: 20, Path: "/", Rate: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	many, err := Run(context.Background(), Config{Addr: addr, Connections: 20, Requests: 20, Path: "/", Rate: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one.SendLateP99 < 300*time.Millisecond || one.P99 < one.SendLateP99 {
+		t.Errorf("one connection: sends late p99 %v, latency p99 %v; want ≥ 300 ms, latency above it", one.SendLateP99, one.P99)
+	}
+	if many.SendLateP99 > 15*time.Millisecond || many.P99 < 20*time.Millisecond {
+		t.Errorf("20 connections: sends late p99 %v, latency p99 %v; want < 15 ms and ≥ 20 ms", many.SendLateP99, many.P99)
+	}
 }

@@ -11,8 +11,9 @@ import (
 // ReadResponse reads one HTTP/1.x response from br and discards its body.
 // It is strict where HTTP is lenient: a response it accepts is one net/http
 // reads the same way (FuzzReadResponse), and anything unusual (no length,
-// both a length and chunking, trailers, 1xx) is an error, since Lend's
-// server never sends it. head is true when the request was a HEAD.
+// both a length and chunking, a repeated Content-Length, chunking in an
+// HTTP/1.0 response, chunk extensions, trailers, 1xx) is an error, since
+// Lend's server never sends it. head is true when the request was a HEAD.
 func ReadResponse(br *bufio.Reader, head bool) (status int, keepAlive bool, err error) {
 	headerBytes := 0
 	line, err := readLine(br, &headerBytes)
@@ -23,8 +24,10 @@ func ReadResponse(br *bufio.Reader, head bool) (status int, keepAlive bool, err 
 	if err != nil {
 		return 0, false, err
 	}
-	keepAlive = !http10
 	length, chunked := int64(-1), false
+	// Connection tokens are gathered over all its lines before deciding, as
+	// net/http does: "close" wins wherever it appears.
+	sawClose, sawKeepAlive := false, false
 	for {
 		line, err := readLine(br, &headerBytes)
 		if err != nil {
@@ -39,24 +42,26 @@ func ReadResponse(br *bufio.Reader, head bool) (status int, keepAlive bool, err 
 		}
 		switch {
 		case equalFold(name, "content-length"):
+			// A repeat is refused even when it agrees in number: net/http
+			// compares the text, so "5" and "05" would frame differently.
 			n, err := parseLength(value)
-			if err != nil || (length >= 0 && n != length) {
-				return 0, false, fmt.Errorf("bad Content-Length %q", value)
+			if err != nil || length >= 0 {
+				return 0, false, fmt.Errorf("bad or repeated Content-Length %q", value)
 			}
 			length = n
 		case equalFold(name, "transfer-encoding"):
-			if !equalFold(value, "chunked") || chunked {
+			// HTTP/1.0 has no chunking: net/http ignores the header there and
+			// reads the body to the connection's end.
+			if !equalFold(value, "chunked") || chunked || http10 {
 				return 0, false, fmt.Errorf("unsupported Transfer-Encoding %q", value)
 			}
 			chunked = true
 		case equalFold(name, "connection"):
-			if hasToken(value, "close") {
-				keepAlive = false
-			} else if http10 && hasToken(value, "keep-alive") {
-				keepAlive = true
-			}
+			sawClose = sawClose || hasToken(value, "close")
+			sawKeepAlive = sawKeepAlive || hasToken(value, "keep-alive")
 		}
 	}
+	keepAlive = !sawClose && (!http10 || sawKeepAlive)
 	if head || status == 204 || status == 304 {
 		return status, keepAlive, nil
 	}
@@ -166,7 +171,9 @@ func parseLength(v []byte) (int64, error) {
 	return n, nil
 }
 
-// discardChunked reads a chunked body without trailers.
+// discardChunked reads a chunked body without extensions or trailers. An
+// extension is refused rather than skipped: net/http refuses a long one, or
+// many, and Go's server never sends any.
 func discardChunked(br *bufio.Reader) error {
 	var total int64
 	for {
@@ -174,9 +181,6 @@ func discardChunked(br *bufio.Reader) error {
 		line, err := readLine(br, &used)
 		if err != nil {
 			return fmt.Errorf("chunk size: %w", err)
-		}
-		if i := bytes.IndexByte(line, ';'); i >= 0 {
-			line = line[:i]
 		}
 		if len(line) == 0 || len(line) > 8 {
 			return fmt.Errorf("malformed chunk size %q", line)
