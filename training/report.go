@@ -7,6 +7,7 @@ import (
 	"html"
 	"html/template"
 	"image/color"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -26,6 +27,10 @@ func Report(res *Result) ([]byte, error) {
 		V   scoring.Variable
 		Img string
 	}
+	type tuneView struct {
+		P      TunePoint
+		Chosen bool
+	}
 	data := struct {
 		M                  *scoring.Model
 		Warnings           []string
@@ -33,7 +38,15 @@ func Report(res *Result) ([]byte, error) {
 		Vars               []varView
 		TrainN, TestN      int
 		Points             string
+		Tuning             []tuneView
 	}{M: m, Warnings: res.Warnings, Points: PointsTable(m)}
+	chosen := TunePoint{MaxBins: optionInt(m, "max_bins"), MinBinShare: optionFloat(m, "min_bin_share"),
+		MinIV: optionFloat(m, "min_iv"), L2: optionFloat(m, "l2")}
+	for _, p := range res.Tuning {
+		q := p
+		q.CVAUC = 0
+		data.Tuning = append(data.Tuning, tuneView{p, q == chosen})
+	}
 	var err error
 	score, y := res.TestScore, res.TestY
 	label := "test"
@@ -250,6 +263,18 @@ func woePlot(v scoring.Variable) (string, error) {
 	return svgURL(p, vg.Length(max(4, 0.9*float64(len(vals))))*vg.Inch, 3*vg.Inch)
 }
 
+// optionInt and optionFloat read a recorded numeric training option (0 when
+// absent or not a number).
+func optionInt(m *scoring.Model, name string) int {
+	v, _ := strconv.Atoi(OptionValue(m, name))
+	return v
+}
+
+func optionFloat(m *scoring.Model, name string) float64 {
+	v, _ := strconv.ParseFloat(OptionValue(m, name), 64)
+	return v
+}
+
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"f4":  func(x float64) string { return fmt.Sprintf("%.4f", x) },
 	"f3":  func(x float64) string { return fmt.Sprintf("%.3f", x) },
@@ -301,7 +326,14 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}h2{border-bottom:1px solid #ddd}
 </table>
 {{img (printf "WoE bars of %s" .V.Name) .Img}}
 {{end}}
-<h2 id="candidates">All candidate columns</h2>
+{{if .Tuning}}<h2 id="tuning">Hyperparameters chosen by cross-validation (--tune auto)</h2>
+<p>5-fold stratified cross-validation inside the training part only (the test part is never read); each grid point
+is trained on four folds and scored on the fifth; the point with the highest mean validation AUC (the first on a tie)
+was refitted on the whole training part.</p>
+<table><tr><th>max bins</th><th>min bin share</th><th>min IV</th><th>L2</th><th>CV AUC</th><th class="l"></th></tr>
+{{range .Tuning}}<tr><td>{{.P.MaxBins}}</td><td>{{pct .P.MinBinShare}}</td><td>{{.P.MinIV}}</td><td>{{.P.L2}}</td><td>{{f4 .P.CVAUC}}</td><td class="l">{{if .Chosen}}chosen{{end}}</td></tr>{{end}}
+</table>
+{{end}}<h2 id="candidates">All candidate columns</h2>
 <table><tr><th class="l">column</th><th class="l">type</th><th>IV</th><th class="l">status</th></tr>
 {{range .M.Candidates}}<tr><td class="l">{{.Name}}</td><td class="l">{{.Type}}</td><td>{{f4 .IV}}</td><td class="l">{{.Status}}</td></tr>{{end}}
 </table>

@@ -358,6 +358,9 @@ func TestReport(t *testing.T) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
+	if strings.Contains(s, `id="tuning"`) {
+		t.Error("an untuned model's report has a tuning section")
+	}
 	if strings.Contains(s, "src=\"http") {
 		t.Error("report is not self-contained")
 	}

@@ -137,6 +137,20 @@ func TestTuneArtifact(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("recorded %v, want the winner %v (CV AUC %.4f)", got, want, w.CVAUC)
 	}
+	// The report shows every grid point and marks the winner alone.
+	html, err := Report(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(html)
+	sec := page[strings.Index(page, `<h2 id="tuning">`):strings.Index(page, `<h2 id="candidates">`)]
+	if n := strings.Count(sec, "<tr><td>"); n != 64 || strings.Count(sec, ">chosen<") != 1 {
+		t.Fatalf("tuning table: %d rows, %d chosen; want 64 and 1", n, strings.Count(sec, ">chosen<"))
+	}
+	row := sec[strings.LastIndex(sec[:strings.Index(sec, ">chosen<")], "<tr>"):]
+	if wantCells := fmt.Sprintf("<td>%d</td><td>%.2f%%</td>", w.MaxBins, 100*w.MinBinShare); !strings.HasPrefix(row, "<tr>"+wantCells) {
+		t.Errorf("chosen row %.80q, want it to start %q", row, wantCells)
+	}
 }
 
 // germanTuned trains German seed 42 with --tune auto (the default is off).
