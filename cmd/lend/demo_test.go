@@ -89,6 +89,27 @@ func TestDemoMerchantPassesRiskRules(t *testing.T) {
 	if err := svc.CheckDraw(ctx, demoMerchantID, 100_000); err != nil {
 		t.Errorf("ten days later: %v", err)
 	}
+	// A server left running: ten more days on, the same service declines
+	// (the empty stretch reads as a sales collapse) until the daily top-up a
+	// running `lend serve --demo` does (demoTopUp, through its own handle on
+	// the store) has run.
+	now = later.AddDate(0, 0, 10).Add(12 * time.Hour)
+	if err := svc.CheckDraw(ctx, demoMerchantID, 100_000); err == nil {
+		t.Fatal("control: twenty days on without a top-up the draw passed, so this test cannot see the top-up")
+	}
+	rt2, err := rtsqlite.New(ctx, st.DB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt2.Close()
+	if err := demoTopUp(ctx, dir, rt2, now); err != nil {
+		t.Fatal(err)
+	}
+	// The service keeps a merchant's risk signals for CacheTTL (15 minutes).
+	now = now.Add(realtime.DefaultRules().CacheTTL + time.Minute)
+	if err := svc.CheckDraw(ctx, demoMerchantID, 100_000); err != nil {
+		t.Errorf("after the running server's daily top-up: %v", err)
+	}
 }
 
 // TestDemoKeysWork: a demo keys file is reused only while its keys

@@ -112,6 +112,13 @@ func newServeCmd() *cobra.Command {
 				return err
 			}
 			defer closeRisk()
+			if demo {
+				stopTopUp, err := startDemoTopUp(ctx, dataDir(cmd), loanStore, logger)
+				if err != nil {
+					return err
+				}
+				defer stopTopUp()
+			}
 			srv := api.New(api.Config{
 				Addr: addr, Keys: store, Idempotency: store, Ready: store.Ping, Logger: logger, Loans: loanStore,
 				RatePerSecond: rate, RateBurst: burst, Models: models, Risk: risk,

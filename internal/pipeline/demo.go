@@ -359,3 +359,25 @@ func short(id string) string {
 	}
 	return id
 }
+
+// TopUpDemo appends to the demo merchant's real-time history the generated
+// days between its latest stored transaction and yesterday (as a start of
+// `lend serve --demo` does), so a demo server left running for days keeps a
+// history that ends yesterday instead of an ever longer empty stretch, which
+// the real-time sales-collapse rule would read as a merchant whose sales
+// stopped. opt needs DataDir (a built demo), MerchantID and Realtime; Now
+// is the day it tops up to (time.Now() when zero).
+func TopUpDemo(ctx context.Context, opt DemoOptions) error {
+	if opt.MerchantID == "" || opt.Realtime == nil {
+		return lend.FieldErrorf("merchant_id", "the demo top-up needs a merchant and a real-time store")
+	}
+	m, err := scoring.LoadFile(filepath.Join(opt.DataDir, ModelFile))
+	if err != nil {
+		return err
+	}
+	asOf, err := time.Parse(time.RFC3339, m.CreatedAt)
+	if err != nil {
+		return lend.Wrap(lend.EINTERNAL, err, "demo: the model's created_at %q: %v", m.CreatedAt, err)
+	}
+	return demoHistory(ctx, opt, asOf)
+}
