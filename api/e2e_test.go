@@ -502,3 +502,52 @@ func TestApplicationLifecycle(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreCommitMetrics: /metrics describes the loans store's group
+// commits: every application is one store command, so the commands summed
+// over commits grow by exactly the applications made; one at a time, each is
+// its own commit; twenty at once share commits (fewer than twenty).
+func TestStoreCommitMetrics(t *testing.T) {
+	e := newLoansEnv(t)
+	read := func() (commits, commands, timed float64) {
+		metrics := string(readBody(t, e.do("GET", "/metrics", "", nil)))
+		val := func(name string) float64 {
+			for _, line := range strings.Split(metrics, "\n") {
+				if v, ok := strings.CutPrefix(line, name+" "); ok {
+					f, err := strconv.ParseFloat(v, 64)
+					if err != nil {
+						t.Fatalf("%s: %v", line, err)
+					}
+					return f
+				}
+			}
+			t.Fatalf("/metrics lacks %s", name)
+			return 0
+		}
+		return val("lend_store_commit_commands_count"), val("lend_store_commit_commands_sum"), val("lend_store_commit_duration_seconds_count")
+	}
+	c0, n0, d0 := read()
+	for i := range 3 {
+		e.mustCall(201, "POST", "/v1/applications", e.merchA, map[string]any{"amount_minor": 1000, "term_months": 2}, fmt.Sprintf("seq-%d", i), nil)
+	}
+	c1, n1, d1 := read()
+	if c1-c0 != 3 || n1-n0 != 3 || d1-d0 != 3 {
+		t.Fatalf("three applications one at a time: %v commits, %v commands, %v timed; want 3 each", c1-c0, n1-n0, d1-d0)
+	}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if st, b := e.call("POST", "/v1/applications", e.merchA, map[string]any{"amount_minor": 1000, "term_months": 2}, fmt.Sprintf("par-%d", i)); st != 201 {
+				t.Errorf("application %d: %d %s", i, st, b)
+			}
+		}()
+	}
+	wg.Wait()
+	c2, n2, _ := read()
+	if n2-n1 != 20 || c2-c1 < 1 || c2-c1 > 20 {
+		t.Fatalf("twenty applications at once: %v commits, %v commands; want 20 commands in 1 to 20 commits", c2-c1, n2-n1)
+	}
+	t.Logf("twenty concurrent applications in %v group commits", c2-c1)
+}

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -25,6 +27,12 @@ type Metrics struct {
 	Repayments *prometheus.CounterVec
 	// RepaidMinor sums accepted repayments in minor units, by currency.
 	RepaidMinor *prometheus.CounterVec
+
+	// commitDuration and commitCommands describe the loans store's group
+	// commits (when the store is a loans.CommitObserver): the serial part of
+	// every write, and the first place to look when write latency grows.
+	commitDuration prometheus.Histogram
+	commitCommands prometheus.Histogram
 }
 
 // latencyBucketsSeconds spans 100 µs to 5 s: a decision should land in the
@@ -59,9 +67,23 @@ func newMetrics() *Metrics {
 		RepaidMinor: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lend_repaid_minor_total", Help: "Accepted repayments in minor currency units.",
 		}, []string{"currency"}),
+		commitDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "lend_store_commit_duration_seconds", Help: "Loans store group commits: how long the COMMIT took, fsync included.",
+			Buckets: latencyBucketsSeconds,
+		}),
+		commitCommands: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "lend_store_commit_commands", Help: "Loans store group commits: commands per transaction.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}, // up to loanssqlite.MaxGroupCommit
+		}),
 	}
 	m.Registry.MustRegister(m.requests, m.duration, m.errors, m.inFlight, m.replays,
-		m.Decisions, m.Repayments, m.RepaidMinor,
+		m.Decisions, m.Repayments, m.RepaidMinor, m.commitDuration, m.commitCommands,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// observeCommits records a group commit of the loans store.
+func (m *Metrics) observeCommits(commands int, d time.Duration) {
+	m.commitDuration.Observe(d.Seconds())
+	m.commitCommands.Observe(float64(commands))
 }

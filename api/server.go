@@ -190,6 +190,9 @@ func New(cfg Config) *Server {
 		cmdRoutes: make(map[string]bool),
 		inFlight:  inFlightSet{m: make(map[string]struct{})},
 	}
+	if o, ok := cfg.Loans.(loans.CommitObserver); ok {
+		o.ObserveCommits(s.metrics.observeCommits)
+	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true

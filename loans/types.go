@@ -593,6 +593,14 @@ const (
 	GuardFrozen           = "frozen"
 )
 
+// CommitObserver is implemented by a store whose writer groups commands into
+// one transaction (the SQLite store): observe is called after every group's
+// COMMIT with the commands it held and how long the COMMIT took (its fsync
+// included), for the operator's metrics. Setting it again replaces it.
+type CommitObserver interface {
+	ObserveCommits(observe func(commands int, commitDuration time.Duration))
+}
+
 // Store is the loans persistence boundary. Every mutating method is one
 // atomic command: it takes a Cmd whose idempotency key (scoped by merchant) is
 // stored in the same transaction, so a retry returns the original result and

@@ -107,6 +107,15 @@ type Store struct {
 	// bulkRuns and bulkDeclined count runs of applications answered in
 	// bulk and runs left to the one-by-one path (tests assert which ran).
 	bulkRuns, bulkDeclined atomic.Int64
+	// commitObserver, when set, hears of every group commit (ObserveCommits).
+	commitObserver atomic.Pointer[func(int, time.Duration)]
+}
+
+var _ loans.CommitObserver = (*Store)(nil)
+
+// ObserveCommits implements loans.CommitObserver.
+func (s *Store) ObserveCommits(observe func(commands int, commitDuration time.Duration)) {
+	s.commitObserver.Store(&observe)
 }
 
 var _ loans.Store = (*Store)(nil)
@@ -379,7 +388,12 @@ func (s *Store) runGroup(batch []op) {
 		results[i] = result{v: v}
 		ok++
 	}
-	if err := tx.Commit(); err != nil {
+	commitStart := time.Now()
+	err = tx.Commit()
+	if observe := s.commitObserver.Load(); observe != nil {
+		(*observe)(len(batch), time.Since(commitStart))
+	}
+	if err != nil {
 		tx.Rollback()
 		for i := range batch {
 			if results[i].err == nil {
