@@ -31,9 +31,22 @@ func writeCSV(t testing.TB, name, body string) string {
 
 func german(t testing.TB, seed uint64) *Result {
 	t.Helper()
+	return germanWith(t, func(o *Options) { o.Seed = seed })
+}
+
+// germanOptions are the defaults on the German file (--target creditability --bad bad).
+func germanOptions(t testing.TB) Options {
 	o := Defaults()
 	o.Data = testutil.SharedData(t, "german_credit/germancredit.csv")
-	o.Target, o.Bad, o.Seed = "creditability", "bad", seed
+	o.Target, o.Bad = "creditability", "bad"
+	return o
+}
+
+// germanWith trains German with germanOptions changed by mod.
+func germanWith(t testing.TB, mod func(*Options)) *Result {
+	t.Helper()
+	o := germanOptions(t)
+	mod(&o)
 	r, err := Train(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)

@@ -156,21 +156,13 @@ func TestTuneArtifact(t *testing.T) {
 // germanTuned trains German seed 42 with --tune auto (the default is off).
 func germanTuned(t *testing.T) *Result {
 	t.Helper()
-	o := Defaults()
-	o.Data = testutil.SharedData(t, "german_credit/germancredit.csv")
-	o.Target, o.Bad, o.Tune = "creditability", "bad", TuneAuto
-	r, err := Train(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return germanWith(t, func(o *Options) { o.Tune = TuneAuto })
 }
 
 // TestTuneOff: Tune off trains on the options as given and records no tune option.
 func TestTuneOff(t *testing.T) {
-	o := Defaults()
-	o.Data = testutil.SharedData(t, "german_credit/germancredit.csv")
-	o.Target, o.Bad, o.Tune = "creditability", "bad", TuneOff
+	o := germanOptions(t)
+	o.Tune = TuneOff
 	r, err := Train(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
