@@ -506,7 +506,8 @@ func TestApplicationLifecycle(t *testing.T) {
 // TestStoreCommitMetrics: /metrics describes the loans store's group
 // commits: every application is one store command, so the commands summed
 // over commits grow by exactly the applications made; one at a time, each is
-// its own commit; twenty at once share commits (fewer than twenty).
+// its own commit; twenty at once take between one and twenty commits (how
+// many share one depends on timing).
 func TestStoreCommitMetrics(t *testing.T) {
 	e := newLoansEnv(t)
 	read := func() (commits, commands, timed float64) {

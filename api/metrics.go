@@ -68,11 +68,11 @@ func newMetrics() *Metrics {
 			Name: "lend_repaid_minor_total", Help: "Accepted repayments in minor currency units.",
 		}, []string{"currency"}),
 		commitDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "lend_store_commit_duration_seconds", Help: "Loans store group commits: how long the COMMIT took, fsync included.",
+			Name: "lend_store_commit_duration_seconds", Help: "SQLite loans store group commits: how long the COMMIT took, fsync included (empty on PostgreSQL).",
 			Buckets: latencyBucketsSeconds,
 		}),
 		commitCommands: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "lend_store_commit_commands", Help: "Loans store group commits: commands per transaction.",
+			Name: "lend_store_commit_commands", Help: "SQLite loans store group commits: commands per transaction (empty on PostgreSQL).",
 			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}, // up to loanssqlite.MaxGroupCommit
 		}),
 	}

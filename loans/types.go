@@ -595,8 +595,9 @@ const (
 
 // CommitObserver is implemented by a store whose writer groups commands into
 // one transaction (the SQLite store): observe is called after every group's
-// COMMIT with the commands it held and how long the COMMIT took (its fsync
-// included), for the operator's metrics. Setting it again replaces it.
+// successful COMMIT with the commands it held and how long the COMMIT took
+// (its fsync included), for the operator's metrics (a failed COMMIT fails
+// its commands, which the API counts as errors). Setting it again replaces it.
 type CommitObserver interface {
 	ObserveCommits(observe func(commands int, commitDuration time.Duration))
 }

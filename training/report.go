@@ -7,6 +7,7 @@ import (
 	"html"
 	"html/template"
 	"image/color"
+	"math"
 	"strconv"
 
 	"gonum.org/v1/plot"
@@ -39,13 +40,19 @@ func Report(res *Result) ([]byte, error) {
 		TrainN, TestN      int
 		Points             string
 		Tuning             []tuneView
-	}{M: m, Warnings: res.Warnings, Points: PointsTable(m)}
+		TuneFolds          int
+		TuneChosen         bool
+	}{M: m, Warnings: res.Warnings, Points: PointsTable(m), TuneFolds: TuneFolds}
 	chosen := TunePoint{MaxBins: optionInt(m, "max_bins"), MinBinShare: optionFloat(m, "min_bin_share"),
 		MinIV: optionFloat(m, "min_iv"), L2: optionFloat(m, "l2")}
 	for _, p := range res.Tuning {
 		q := p
 		q.CVAUC = 0
-		data.Tuning = append(data.Tuning, tuneView{p, q == chosen})
+		// A point that could not be validated (NaN) is never "chosen": when
+		// none could, tune kept the defaults.
+		won := q == chosen && !math.IsNaN(p.CVAUC)
+		data.TuneChosen = data.TuneChosen || won
+		data.Tuning = append(data.Tuning, tuneView{p, won})
 	}
 	var err error
 	score, y := res.TestScore, res.TestY
@@ -327,9 +334,10 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}h2{border-bottom:1px solid #ddd}
 {{img (printf "WoE bars of %s" .V.Name) .Img}}
 {{end}}
 {{if .Tuning}}<h2 id="tuning">Hyperparameters chosen by cross-validation (--tune auto)</h2>
-<p>5-fold stratified cross-validation inside the training part only (the test part is never read); each grid point
-is trained on four folds and scored on the fifth; the point with the highest mean validation AUC (the first on a tie)
-was refitted on the whole training part.</p>
+<p>{{.TuneFolds}}-fold stratified cross-validation inside the training part only (the test part is never read); each
+grid point is trained on all folds but one and scored on that one, in turn; {{if .TuneChosen}}the point with the
+highest mean validation AUC (the first on a tie) was refitted on the whole training part.{{else}}no point could be
+validated, so the options were used as given.{{end}}</p>
 <table><tr><th>max bins</th><th>min bin share</th><th>min IV</th><th>L2</th><th>CV AUC</th><th class="l"></th></tr>
 {{range .Tuning}}<tr><td>{{.P.MaxBins}}</td><td>{{pct .P.MinBinShare}}</td><td>{{.P.MinIV}}</td><td>{{.P.L2}}</td><td>{{f4 .P.CVAUC}}</td><td class="l">{{if .Chosen}}chosen{{end}}</td></tr>{{end}}
 </table>

@@ -143,13 +143,18 @@ func TestTuneArtifact(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := string(html)
-	sec := page[strings.Index(page, `<h2 id="tuning">`):strings.Index(page, `<h2 id="candidates">`)]
+	from, to := strings.Index(page, `<h2 id="tuning">`), strings.Index(page, `<h2 id="candidates">`)
+	if from < 0 || to < from {
+		t.Fatal("the report of a tuned model has no tuning section before the candidates")
+	}
+	sec := page[from:to]
 	if n := strings.Count(sec, "<tr><td>"); n != 64 || strings.Count(sec, ">chosen<") != 1 {
 		t.Fatalf("tuning table: %d rows, %d chosen; want 64 and 1", n, strings.Count(sec, ">chosen<"))
 	}
 	row := sec[strings.LastIndex(sec[:strings.Index(sec, ">chosen<")], "<tr>"):]
-	if wantCells := fmt.Sprintf("<td>%d</td><td>%.2f%%</td>", w.MaxBins, 100*w.MinBinShare); !strings.HasPrefix(row, "<tr>"+wantCells) {
-		t.Errorf("chosen row %.80q, want it to start %q", row, wantCells)
+	wantCells := fmt.Sprintf("<tr><td>%d</td><td>%.2f%%</td><td>%v</td><td>%v</td><td>%.4f</td>", w.MaxBins, 100*w.MinBinShare, w.MinIV, w.L2, w.CVAUC)
+	if !strings.HasPrefix(row, wantCells) {
+		t.Errorf("chosen row %.120q, want it to start %q", row, wantCells)
 	}
 }
 

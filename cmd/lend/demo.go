@@ -43,40 +43,56 @@ const demoTopUpEvery = time.Hour
 
 // startDemoTopUp keeps the demo merchant's real-time history ending
 // yesterday while the server runs (pipeline.TopUpDemo), as a restart would:
-// once a day, checked every demoTopUpEvery. stop ends it and waits.
+// once a day, checked every demoTopUpEvery (demoTopUpLoop), through its own
+// handle on the real-time store. stop ends it, waits for a top-up under way
+// and releases the handle, so it must run before the loans store closes.
 func startDemoTopUp(ctx context.Context, dataDir string, ls loans.Store, logger *slog.Logger) (stop func(), err error) {
 	rt, err := realtimeStoreFor(ctx, ls)
 	if err != nil || rt == nil {
 		return func() {}, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
+	tick := time.NewTicker(demoTopUpEvery)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		tick := time.NewTicker(demoTopUpEvery)
-		defer tick.Stop()
-		last := time.Now().UTC().Format(time.DateOnly) // the start topped up today
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-tick.C:
-				if day := now.UTC().Format(time.DateOnly); day != last {
-					if err := demoTopUp(ctx, dataDir, rt, now); err != nil {
-						logger.Error("demo: topping up the demo merchant's history failed", "err", err)
-						continue // retried at the next tick
-					}
-					last = day
-				}
-			}
-		}
+		demoTopUpLoop(ctx, tick.C, func(now time.Time) error { return demoTopUp(ctx, dataDir, rt, now) }, logger)
 	}()
 	return func() {
 		cancel()
 		wg.Wait()
+		tick.Stop()
 		closeRealtimeStore(rt)
 	}, nil
+}
+
+// demoTopUpLoop calls topUp at the first tick of every UTC day until ctx
+// ends; a failed top-up is logged and retried at the next tick. The first
+// tick tops up too: the start's own top-up (bootstrapDemo) may have run on
+// the eve of the day serving began (a first build that crossed midnight
+// UTC), and a repeat on the same day stores nothing.
+func demoTopUpLoop(ctx context.Context, ticks <-chan time.Time, topUp func(now time.Time) error, logger *slog.Logger) {
+	last := "" // the UTC day of the last successful top-up
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-ticks:
+			day := now.UTC().Format(time.DateOnly)
+			if day == last {
+				continue
+			}
+			if err := topUp(now); err != nil {
+				if ctx.Err() != nil {
+					return // cut short by the shutdown, not a failure
+				}
+				logger.Error("demo: topping up the demo merchant's history failed", "err", err)
+				continue // retried at the next tick
+			}
+			last = day
+		}
+	}
 }
 
 // demoTopUp tops the demo merchant's history up to the eve of now.

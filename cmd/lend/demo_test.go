@@ -1,8 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io"
+	"log/slog"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,6 +111,18 @@ func TestDemoMerchantPassesRiskRules(t *testing.T) {
 	if err := demoTopUp(ctx, dir, rt2, now); err != nil {
 		t.Fatal(err)
 	}
+	// A repeat the same day (the running server's first tick after a start
+	// that already topped up) stores nothing.
+	before, err := rt.History(ctx, demoMerchantID, time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := demoTopUp(ctx, dir, rt2, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := rt.History(ctx, demoMerchantID, time.Unix(0, 0)); err != nil || len(after) != len(before) || len(before) <= len(hist) {
+		t.Fatalf("rows: %d after the restart, %d after the top-up, %d after a repeat the same day (%v); want more, then the same", len(hist), len(before), len(after), err)
+	}
 	// The service keeps a merchant's risk signals for CacheTTL (15 minutes).
 	now = now.Add(realtime.DefaultRules().CacheTTL + time.Minute)
 	if err := svc.CheckDraw(ctx, demoMerchantID, 100_000); err != nil {
@@ -149,5 +167,78 @@ func TestDemoKeysWork(t *testing.T) {
 		if got := demoKeysWork(ctx, c.store, c.file); got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// TestDemoTopUpLoop: the running server's top-up runs at the first tick
+// after the start (the start's own top-up may have run on the eve: a first
+// build that crossed midnight UTC; a repeat the same day stores nothing),
+// then once per UTC day; a failure is logged and retried at the next tick; a
+// top-up cut short by the shutdown is not logged as a failure, and the loop
+// ends.
+func TestDemoTopUpLoop(t *testing.T) {
+	base := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	at := func(h, m int) time.Time { return base.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+	ticks := []time.Time{at(10, 0), at(11, 0), at(24, 30), at(25, 30), at(26, 30), at(48, 10), at(49, 10), at(72, 10)}
+	// By hand: the first tick; nothing more that day; the next day's first
+	// tick (fails) and its retry an hour later; nothing more that day; the
+	// third day's first tick; nothing more; the fourth day's, cut short.
+	want := []time.Time{at(10, 0), at(24, 30), at(25, 30), at(48, 10), at(72, 10)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	var got []time.Time
+	topUp := func(now time.Time) error {
+		got = append(got, now)
+		switch {
+		case now.Equal(at(24, 30)):
+			return errors.New("disk full")
+		case now.Equal(at(72, 10)): // the shutdown arrives during this one
+			cancel()
+			return ctx.Err()
+		}
+		return nil
+	}
+	ch := make(chan time.Time)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		demoTopUpLoop(ctx, ch, topUp, logger)
+	}()
+	for _, tk := range ticks {
+		ch <- tk // unbuffered: the loop has handled the tick before
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the loop did not end after the shutdown")
+	}
+	if !slices.EqualFunc(got, want, time.Time.Equal) {
+		t.Errorf("top-ups at %v, want %v", got, want)
+	}
+	if n := strings.Count(logs.String(), "level=ERROR"); n != 1 || !strings.Contains(logs.String(), "disk full") {
+		t.Errorf("logged %d errors, want the one failure (disk full):\n%s", n, logs.String())
+	}
+}
+
+// TestStartDemoTopUpStops: stop returns (the loop ended, the handle is
+// released) before the loans store closes, as serve's defers run.
+func TestStartDemoTopUpStops(t *testing.T) {
+	st, err := loanssqlite.Open(filepath.Join(t.TempDir(), "lend.db"), loans.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	stop, err := startDemoTopUp(context.Background(), t.TempDir(), st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("stop did not return")
 	}
 }

@@ -365,8 +365,9 @@ func short(id string) string {
 // `lend serve --demo` does), so a demo server left running for days keeps a
 // history that ends yesterday instead of an ever longer empty stretch, which
 // the real-time sales-collapse rule would read as a merchant whose sales
-// stopped. opt needs DataDir (a built demo), MerchantID and Realtime; Now
-// is the day it tops up to (time.Now() when zero).
+// stopped. opt needs DataDir (a built demo), MerchantID and Realtime; the
+// history is topped up to the end of the day before Now (time.Now() when
+// zero, UTC days). A repeat on the same day stores nothing.
 func TopUpDemo(ctx context.Context, opt DemoOptions) error {
 	if opt.MerchantID == "" || opt.Realtime == nil {
 		return lend.FieldErrorf("merchant_id", "the demo top-up needs a merchant and a real-time store")

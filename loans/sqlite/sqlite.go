@@ -390,7 +390,7 @@ func (s *Store) runGroup(batch []op) {
 	}
 	commitStart := time.Now()
 	err = tx.Commit()
-	if observe := s.commitObserver.Load(); observe != nil {
+	if observe := s.commitObserver.Load(); observe != nil && err == nil {
 		(*observe)(len(batch), time.Since(commitStart))
 	}
 	if err != nil {
