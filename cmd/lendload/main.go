@@ -113,7 +113,7 @@ func (o *options) print(out io.Writer, res loadgen.Result) error {
 		return json.NewEncoder(out).Encode(map[string]any{"scenario": o.scenario, "connections": o.conns,
 			"requests": res.Requests, "failures": res.Failures, "first_failure": res.FirstFailure, "statuses": res.Statuses,
 			"elapsed_s": res.Elapsed.Seconds(), "per_second": res.PerSecond,
-			"offered": res.Offered, "p50_ms": ms(res.P50), "p90_ms": ms(res.P90), "p99_ms": ms(res.P99), "send_late_p99_ms": ms(res.SendLateP99), "max_ms": ms(res.Max)})
+			"offered": res.Offered, "p50_ms": ms(res.P50), "p90_ms": ms(res.P90), "p99_ms": ms(res.P99), "send_late_p99_ms": ms(res.SendLateP99), "p99_from_send_ms": ms(res.P99FromSend), "max_ms": ms(res.Max)})
 	}
 	_, err := fmt.Fprintf(out, "%s, %d connections: %v\n", o.scenario, o.conns, res)
 	return err

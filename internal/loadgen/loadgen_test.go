@@ -281,6 +281,7 @@ func TestRunCancelled(t *testing.T) {
 // one connection to a server taking 20 ms a request, requests due every
 // 1 ms are sent ever later (the 20th about 380 ms late); with one connection
 // per request they go out on time and the latency is the server's.
+// P99FromSend is the server's answer time either way.
 func TestSendLateness(t *testing.T) {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(20 * time.Millisecond)
@@ -298,6 +299,10 @@ func TestSendLateness(t *testing.T) {
 	}
 	if one.SendLateP99 < 300*time.Millisecond || one.P99 < one.SendLateP99 {
 		t.Errorf("one connection: sends late p99 %v, latency p99 %v; want ≥ 300 ms, latency above it", one.SendLateP99, one.P99)
+	}
+	// Counted from the send, one connection's latency is the server's 20 ms.
+	if one.P99FromSend < 20*time.Millisecond || one.P99FromSend > 150*time.Millisecond {
+		t.Errorf("one connection: p99 from the send %v, want the server's ≈ 20 ms", one.P99FromSend)
 	}
 	if many.SendLateP99 > 15*time.Millisecond || many.P99 < 20*time.Millisecond {
 		t.Errorf("20 connections: sends late p99 %v, latency p99 %v; want < 15 ms and ≥ 20 ms", many.SendLateP99, many.P99)
