@@ -110,10 +110,7 @@ func BenchRepay(b *testing.B, open Opener, loansN int) {
 			}
 		}
 	})
-	el := time.Since(start)
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/el.Seconds(), "repayments/s")
-	b.ReportMetric(float64(lat.Load())/float64(b.N)/1e6, "ms/repayment-latency")
+	reportParallel(b, start, &lat, "repayment")
 	mustReconcile(b, s)
 }
 
@@ -208,8 +205,15 @@ func BenchApplications(b *testing.B, open Opener, withLine bool) {
 			}
 		}
 	})
+	reportParallel(b, start, &lat, "application")
+}
+
+// reportParallel stops the timer of a RunParallel benchmark that started at
+// start and summed each command's latency in lat, and reports commands/s and
+// the mean latency, named after what.
+func reportParallel(b *testing.B, start time.Time, lat *atomic.Int64, what string) {
 	el := time.Since(start)
 	b.StopTimer()
-	b.ReportMetric(float64(b.N)/el.Seconds(), "applications/s")
-	b.ReportMetric(float64(lat.Load())/float64(b.N)/1e6, "ms/application-latency")
+	b.ReportMetric(float64(b.N)/el.Seconds(), what+"s/s")
+	b.ReportMetric(float64(lat.Load())/float64(b.N)/1e6, "ms/"+what+"-latency")
 }
