@@ -108,7 +108,10 @@ var pairs, bothEligible atomic.Int64
 func requireExercised(t *testing.T) {
 	t.Helper()
 	p, b := pairs.Swap(0), bothEligible.Swap(0)
-	if b*5 < p {
+	// One pair in ten: random models differ in harshness (a harsh model
+	// declines all its 20 pairs), so the share swings run to run: 60 runs
+	// with fresh seeds gave 14%-34% (mean 25%); one in five failed 2 of 60.
+	if b*10 < p {
 		t.Fatalf("only %d of %d pairs had both merchants eligible: the generator is too harsh to test the property", b, p)
 	}
 	t.Logf("%d of %d pairs priced on both sides", b, p)
