@@ -1,6 +1,7 @@
 package loans
 
 import (
+	"math/big"
 	"time"
 
 	"github.com/lendhq/lend"
@@ -243,19 +244,70 @@ func (s *State) projectedAccrual(on Date) int64 {
 // interest × elapsed days / period days, rounded half-even.
 func (s *State) prorataInterest(i int, on Date) int64 {
 	in := s.Installments[i]
-	prev := s.Loan.DisbursedOn
-	if i > 0 {
-		prev = s.Installments[i-1].DueDate
-	}
+	prev := s.periodStart(i)
 	period := DaysBetween(prev, in.DueDate)
 	elapsed := DaysBetween(prev, on)
-	if elapsed <= 0 || period <= 0 {
+	if elapsed < 0 || period <= 0 {
+		// Before the period starts nothing of it is earned, the carry
+		// included: a payoff then ends the loan inside the previous period.
 		return 0
 	}
 	if elapsed >= period {
 		return in.InterestMinor
 	}
-	return DivRoundHalfEven(in.InterestMinor*elapsed, period)
+	// The carry (the previous period's rest, see carryRestOfPeriod) is
+	// earned by the time this period starts; the installment's own
+	// interest is earned pro rata by days.
+	c := in.CarriedInterestMinor
+	return c + DivRoundHalfEven((in.InterestMinor-c)*elapsed, period)
+}
+
+// periodStart is the day installment i's period starts: the previous due
+// date, or the disbursement for the first.
+func (s *State) periodStart(i int) Date {
+	if i > 0 {
+		return s.Installments[i-1].DueDate
+	}
+	return s.Loan.DisbursedOn
+}
+
+// restOfPeriodInterest is the interest on balanceMinor from on to the due
+// date of installment i, at the loan's rate and day count, rounded half-even.
+func (s *State) restOfPeriodInterest(i int, on Date, balanceMinor int64) int64 {
+	in := s.Installments[i]
+	prev := s.periodStart(i)
+	period, rest := DaysBetween(prev, in.DueDate), DaysBetween(on, in.DueDate)
+	if balanceMinor <= 0 || period <= 0 || rest <= 0 {
+		return 0
+	}
+	t := s.terms()
+	x := t.periodInterest(balanceMinor, in.Seq)
+	return RoundHalfEven(x.Mul(x, big.NewRat(min(rest, period), period)))
+}
+
+// carryRestOfPeriod charges the rest of installment cur's period to the
+// next installment when cur is settled early (its principal and earned
+// interest paid before its due date; the installment is closed at that
+// interest): the principal still outstanding earns interest until cur's due
+// date like any day of the loan, so it is carried to installment cur+1 and
+// owed there. Without it, paying each installment's principal a day into its
+// period skipped almost all interest. A later payment in the same period
+// lowers the carry by the rest-of-period interest on what it repaid.
+// settledBefore, oldCarry and balanceBefore describe the state before the
+// payment.
+func (s *State) carryRestOfPeriod(cur int, on Date, settledBefore bool, oldCarry, balanceBefore int64) {
+	in := s.Installments[cur]
+	if in.Accrued || !in.DueDate.After(on) || !in.Paid() || cur+1 >= len(s.Installments) {
+		return
+	}
+	after := s.Loan.PrincipalOutstandingMinor
+	carry := s.restOfPeriodInterest(cur, on, after)
+	if settledBefore {
+		carry = max(oldCarry-s.restOfPeriodInterest(cur, on, balanceBefore-after), 0)
+	}
+	next := &s.Installments[cur+1]
+	next.InterestMinor += carry - next.CarriedInterestMinor
+	next.CarriedInterestMinor = carry
 }
 
 // Payoff is what settles the loan on date on: all principal, interest due
@@ -353,6 +405,18 @@ func (s *State) Repay(amountMinor int64, on Date) (RepayEffect, error) {
 	}
 	payoff := amountMinor == q.TotalMinor
 	cur := s.currentIndex(on)
+	// The state carryRestOfPeriod compares with: was the current
+	// installment already settled early, and what did it carry?
+	balanceBefore := l.PrincipalOutstandingMinor
+	var settledBefore bool
+	var oldCarry int64
+	if cur >= 0 && l.Product == ProductTerm {
+		in := s.Installments[cur]
+		settledBefore = !in.Accrued && in.DueDate.After(on) && in.Paid()
+		if cur+1 < len(s.Installments) {
+			oldCarry = s.Installments[cur+1].CarriedInterestMinor
+		}
+	}
 	if payoff && l.Product == ProductTerm && cur >= 0 {
 		// Closing early: the current period's interest is earned pro rata;
 		// later periods earn none.
@@ -428,6 +492,13 @@ func (s *State) Repay(amountMinor int64, on Date) (RepayEffect, error) {
 	if cur >= 0 {
 		curFrom, curTo = cur, cur+1
 	}
+	// A payoff also takes the interest the quote counts on later
+	// installments: a carry is earned on the settled installment's due date,
+	// when that installment is still the current one.
+	curIntTo := curTo
+	if payoff && l.Product == ProductTerm && cur >= 0 {
+		curIntTo = len(s.Installments)
+	}
 	steps := map[string]func(){
 		"penalty": func() {
 			x := take(l.PenaltyReceivableMinor)
@@ -441,7 +512,7 @@ func (s *State) Repay(amountMinor int64, on Date) (RepayEffect, error) {
 		},
 		"overdue-interest":  func() { interest(0, overdueEnd, &a.OverdueInterestMinor) },
 		"overdue-principal": func() { principal(0, overdueEnd, &a.OverduePrincipalMinor) },
-		"current-interest":  func() { interest(curFrom, curTo, &a.CurrentInterestMinor) },
+		"current-interest":  func() { interest(curFrom, curIntTo, &a.CurrentInterestMinor) },
 		"current-principal": func() { principal(curFrom, curTo, &a.CurrentPrincipalMinor) },
 	}
 	var order []string
@@ -459,10 +530,11 @@ func (s *State) Repay(amountMinor int64, on Date) (RepayEffect, error) {
 	if l.Product == ProductTerm && !payoff && cur >= 0 {
 		// An installment settled early — its whole principal and the interest
 		// earned so far paid before the due date — is closed at that interest:
-		// the rest of its period's interest is not charged, so a merchant who
+		// the rest of its period's interest is not charged to it, so a merchant who
 		// pays an installment early is never left owing a residue that turns
-		// delinquent on the due date (the remaining balance earns interest
-		// through the later installments as scheduled).
+		// delinquent on the due date.
+		// The rest of the period's interest on the balance left is carried
+		// to the next installment (carryRestOfPeriod, after the prepayment).
 		in := &s.Installments[cur]
 		if !in.Accrued && in.DueDate.After(on) && in.PrincipalPaidMinor == in.PrincipalMinor && in.InterestPaidMinor >= earned(cur) {
 			in.InterestMinor = in.InterestPaidMinor
@@ -496,6 +568,9 @@ func (s *State) Repay(amountMinor int64, on Date) (RepayEffect, error) {
 		a.PrepaidPrincipalMinor += x
 		l.PrincipalOutstandingMinor -= x
 		s.reamortize(cur, future-x)
+	}
+	if l.Product == ProductTerm && !payoff && cur >= 0 {
+		s.carryRestOfPeriod(cur, on, settledBefore, oldCarry, balanceBefore)
 	}
 	if remaining != 0 {
 		// Payoff bounds the amount, so this is a bug: refuse rather than lose money.
@@ -542,10 +617,26 @@ func (s *State) close(on Date) {
 // reamortize rebuilds the installments after index cur for a remaining
 // balance, keeping the installment (shorter term) or the term (lower
 // installment) per the loan's reschedule mode.
+// Interest carried into installment cur+1 (carryRestOfPeriod) was earned
+// on the balance before this payment, so the rebuild keeps it: on cur's due
+// date a prepayment still sees cur as current and would otherwise drop it.
 func (s *State) reamortize(cur int, balance int64) {
 	head := s.Installments[:cur+1]
+	var carried Installment
+	if cur+1 < len(s.Installments) {
+		carried = s.Installments[cur+1]
+	}
+	c := carried.CarriedInterestMinor
 	if balance <= 0 || cur+1 >= len(s.Installments) {
 		s.Installments = head
+		// All principal repaid but the carry still owed (or paid by a
+		// payoff, which cut InterestMinor to what was earned): it stays on
+		// installment cur+1, as interest only.
+		if c = min(c, carried.InterestMinor); c > 0 {
+			s.Installments = append(head[:cur+1:cur+1], Installment{Seq: carried.Seq, DueDate: carried.DueDate,
+				DueDateText: carried.DueDateText, InterestMinor: c, InterestPaidMinor: carried.InterestPaidMinor,
+				CarriedInterestMinor: c})
+		}
 		return
 	}
 	last := s.Installments[len(s.Installments)-1].Seq
@@ -554,6 +645,10 @@ func (s *State) reamortize(cur int, balance int64) {
 		level = s.Loan.InstallmentMinor
 	}
 	rest := buildFrom(s.terms(), balance, s.Installments[cur].Seq+1, last, level)
+	if len(rest) > 0 {
+		rest[0].InterestMinor += c
+		rest[0].CarriedInterestMinor = c
+	}
 	s.Installments = append(head[:cur+1:cur+1], rest...)
 }
 

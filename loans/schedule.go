@@ -69,6 +69,11 @@ type Installment struct {
 	Accrued bool `json:"-"`
 	// BalanceAfterMinor is the scheduled principal balance after this installment.
 	BalanceAfterMinor int64 `json:"balance_after_minor"`
+	// CarriedInterestMinor is the part of InterestMinor carried from the
+	// previous installment's period: interest on the balance left after that
+	// installment was settled early, for the rest of its period. It is earned
+	// in full once this installment's period starts (never pro-rated).
+	CarriedInterestMinor int64 `json:"-"`
 }
 
 // TotalMinor is the installment's scheduled amount.

@@ -627,6 +627,9 @@ type Store interface {
 	// Draw opens a revolving draw on the merchant's credit line.
 	Draw(ctx context.Context, cmd Cmd, req DrawRequest) (Loan, error)
 	Repay(ctx context.Context, cmd Cmd, req RepayRequest) (Repayment, error)
+	// PayoffQuote is what settles the loan on date on; a zero date is the
+	// open business day, the value date a repayment without one takes, so
+	// that paying the quote without a date closes the loan.
 	PayoffQuote(ctx context.Context, loanID int64, on Date) (PayoffQuote, error)
 
 	Loan(ctx context.Context, id int64) (Loan, error)

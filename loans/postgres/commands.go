@@ -193,8 +193,8 @@ func loadLoan(ctx context.Context, q querier, id int64, forUpdate bool) (loans.L
 }
 
 func loadInstallments(ctx context.Context, q querier, loanID int64) ([]loans.Installment, error) {
-	rows, err := q.Query(ctx, `SELECT seq, due_date, principal_minor, interest_minor, principal_paid_minor, interest_paid_minor, accrued
-		FROM installments WHERE loan_id = $1 ORDER BY seq`, loanID)
+	rows, err := q.Query(ctx, `SELECT seq, due_date, principal_minor, interest_minor, principal_paid_minor, interest_paid_minor, accrued,
+		carried_interest_minor FROM installments WHERE loan_id = $1 ORDER BY seq`, loanID)
 	if err != nil {
 		return nil, internal(err, "load installments")
 	}
@@ -211,7 +211,7 @@ func scanInstallments(rows pgx.Rows) ([]loans.Installment, error) {
 		var in loans.Installment
 		var due string
 		var seq, accrued int32
-		if err := rows.Scan(&seq, &due, &in.PrincipalMinor, &in.InterestMinor, &in.PrincipalPaidMinor, &in.InterestPaidMinor, &accrued); err != nil {
+		if err := rows.Scan(&seq, &due, &in.PrincipalMinor, &in.InterestMinor, &in.PrincipalPaidMinor, &in.InterestPaidMinor, &accrued, &in.CarriedInterestMinor); err != nil {
 			return nil, internal(err, "scan installment")
 		}
 		in.Seq = int(seq)
@@ -252,10 +252,12 @@ func queueInstallments(b *pgx.Batch, loanID int64, before, after []loans.Install
 		if had && o == in {
 			continue
 		}
-		b.Queue(`INSERT INTO installments VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (loan_id, seq) DO UPDATE SET
+		b.Queue(`INSERT INTO installments (loan_id, seq, due_date, principal_minor, interest_minor, principal_paid_minor,
+			interest_paid_minor, accrued, carried_interest_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (loan_id, seq) DO UPDATE SET
 			due_date = excluded.due_date, principal_minor = excluded.principal_minor, interest_minor = excluded.interest_minor,
-			principal_paid_minor = excluded.principal_paid_minor, interest_paid_minor = excluded.interest_paid_minor, accrued = excluded.accrued`,
-			loanID, in.Seq, fmtDate(in.DueDate), in.PrincipalMinor, in.InterestMinor, in.PrincipalPaidMinor, in.InterestPaidMinor, accruedOf(in))
+			principal_paid_minor = excluded.principal_paid_minor, interest_paid_minor = excluded.interest_paid_minor, accrued = excluded.accrued,
+			carried_interest_minor = excluded.carried_interest_minor`,
+			loanID, in.Seq, fmtDate(in.DueDate), in.PrincipalMinor, in.InterestMinor, in.PrincipalPaidMinor, in.InterestPaidMinor, accruedOf(in), in.CarriedInterestMinor)
 	}
 	for seq := range old {
 		b.Queue(`DELETE FROM installments WHERE loan_id = $1 AND seq = $2`, loanID, seq)
@@ -610,8 +612,8 @@ func readForRepay(ctx context.Context, tx pgx.Tx, loanID int64) (repayRead, erro
 	var b pgx.Batch
 	b.Queue(`SELECT `+loanCols+` FROM loans WHERE id = $1 FOR UPDATE`, loanID)
 	b.Queue(`SELECT coalesce((SELECT value FROM loans_meta WHERE key = 'business_date'), '')`)
-	b.Queue(`SELECT seq, due_date, principal_minor, interest_minor, principal_paid_minor, interest_paid_minor, accrued
-		FROM installments WHERE loan_id = $1 ORDER BY seq`, loanID)
+	b.Queue(`SELECT seq, due_date, principal_minor, interest_minor, principal_paid_minor, interest_paid_minor, accrued,
+		carried_interest_minor FROM installments WHERE loan_id = $1 ORDER BY seq`, loanID)
 	b.Queue(`SELECT nextval(pg_get_serial_sequence('repayments', 'id'))`)
 	br := tx.SendBatch(ctx, &b)
 	defer br.Close()

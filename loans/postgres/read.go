@@ -355,7 +355,8 @@ func (s *Store) Journal(ctx context.Context, loanID int64) ([]loans.JournalEntry
 	return out, internal(rows.Err(), "journal")
 }
 
-// PayoffQuote returns what closes the loan on a date.
+// PayoffQuote returns what closes the loan on a date (without one, on the
+// open business day, the date a repayment without one takes).
 func (s *Store) PayoffQuote(ctx context.Context, loanID int64, on loans.Date) (loans.PayoffQuote, error) {
 	var q loans.PayoffQuote
 	err := s.inTx(ctx, modeRead, func(tx pgx.Tx) error {
@@ -369,7 +370,15 @@ func (s *Store) PayoffQuote(ctx context.Context, loanID int64, on loans.Date) (l
 		}
 		st := loans.State{Loan: l, Installments: inst, Policy: s.policy}
 		if on.IsZero() {
-			on = loans.Day(s.clock())
+			// The day a repayment without a value date takes (the open
+			// business day), so that paying the quote settles the loan.
+			closed, err := businessDate(ctx, tx)
+			if err != nil {
+				return err
+			}
+			if on, err = s.valueDateAfter(closed, "date", ""); err != nil {
+				return err
+			}
 		}
 		if err := st.ValidateValueDate(loans.Day(on)); err != nil {
 			return err

@@ -274,8 +274,8 @@ func loadLoan(q interface {
 func loadInstallments(q interface {
 	Query(string, ...any) (*sql.Rows, error)
 }, loanID int64) ([]loans.Installment, error) {
-	rows, err := q.Query(`SELECT seq, due_date, principal_minor, interest_minor, principal_paid_minor, interest_paid_minor, accrued
-		FROM installments WHERE loan_id = ? ORDER BY seq`, loanID)
+	rows, err := q.Query(`SELECT seq, due_date, principal_minor, interest_minor, principal_paid_minor, interest_paid_minor, accrued,
+		carried_interest_minor FROM installments WHERE loan_id = ? ORDER BY seq`, loanID)
 	if err != nil {
 		return nil, internal(err, "load installments")
 	}
@@ -285,7 +285,7 @@ func loadInstallments(q interface {
 	for rows.Next() {
 		var in loans.Installment
 		var due string
-		if err := rows.Scan(&in.Seq, &due, &in.PrincipalMinor, &in.InterestMinor, &in.PrincipalPaidMinor, &in.InterestPaidMinor, &in.Accrued); err != nil {
+		if err := rows.Scan(&in.Seq, &due, &in.PrincipalMinor, &in.InterestMinor, &in.PrincipalPaidMinor, &in.InterestPaidMinor, &in.Accrued, &in.CarriedInterestMinor); err != nil {
 			return nil, internal(err, "scan installment")
 		}
 		in.DueDate, in.DueDateText = parseDate(due), due
@@ -314,8 +314,9 @@ func saveInstallments(tx *Tx, loanID int64, before, after []loans.Installment) e
 		if had && o == in {
 			continue
 		}
-		if _, err := tx.Exec(`INSERT OR REPLACE INTO installments VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, loanID, in.Seq,
-			fmtDate(in.DueDate), in.PrincipalMinor, in.InterestMinor, in.PrincipalPaidMinor, in.InterestPaidMinor, in.Accrued); err != nil {
+		if _, err := tx.Exec(`INSERT OR REPLACE INTO installments (loan_id, seq, due_date, principal_minor, interest_minor,
+			principal_paid_minor, interest_paid_minor, accrued, carried_interest_minor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, loanID, in.Seq,
+			fmtDate(in.DueDate), in.PrincipalMinor, in.InterestMinor, in.PrincipalPaidMinor, in.InterestPaidMinor, in.Accrued, in.CarriedInterestMinor); err != nil {
 			return internal(err, "save installment")
 		}
 	}
@@ -350,12 +351,8 @@ func (s *Store) valueDate(tx *Tx, field, text string) (loans.Date, error) {
 	if err != nil {
 		return loans.Date{}, err
 	}
-	open := loans.Day(s.now())
-	if !closed.IsZero() && !closed.Before(open) {
-		open = closed.AddDate(0, 0, 1)
-	}
 	if strings.TrimSpace(text) == "" {
-		return open, nil
+		return s.openDay(closed), nil
 	}
 	d, err := loans.ParseDate(field, text)
 	if err != nil {
@@ -365,6 +362,17 @@ func (s *Store) valueDate(tx *Tx, field, text string) (loans.Date, error) {
 		return d, lend.FieldErrorf(field, "%s is on or before the last closed business date %s", text, fmtDate(closed))
 	}
 	return d, nil
+}
+
+// openDay is the open business day given the last closed one: the day
+// after it, or today if later. A command without a date takes it, and so
+// does a payoff quote without one, so that paying the quote settles the loan.
+func (s *Store) openDay(closed loans.Date) loans.Date {
+	open := loans.Day(s.now())
+	if !closed.IsZero() && !closed.Before(open) {
+		open = closed.AddDate(0, 0, 1)
+	}
+	return open
 }
 
 // loadLine reads a credit line inside the transaction.

@@ -284,17 +284,27 @@ const MaxReconcileDifferences = 1000
 // the whole ledger balances, that term schedules carry exactly the
 // outstanding principal, and that credit lines carry their loans' principal.
 func (s *Store) Reconcile(ctx context.Context) (loans.ReconcileReport, error) {
+	// One deferred read transaction (a snapshot), not BeginTx: the pool's
+	// connections begin IMMEDIATE, so a reconcile over a large journal held
+	// the write lock and failed the writer's group commits with "database is
+	// locked" while it ran.
+	var rep loans.ReconcileReport
+	err := s.snapshot(ctx, func(tx connReader) error {
+		var err error
+		rep, err = reconcileIn(tx)
+		return err
+	})
+	return rep, err
+}
+
+// reconcileIn runs the reconcile checks through tx, one snapshot.
+func reconcileIn(tx connReader) (loans.ReconcileReport, error) {
 	var rep loans.ReconcileReport
 	add := func(format string, args ...any) {
 		if len(rep.Differences) < MaxReconcileDifferences {
 			rep.Differences = append(rep.Differences, fmt.Sprintf(format, args...))
 		}
 	}
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return rep, internal(err, "reconcile")
-	}
-	defer tx.Rollback()
 	if err := tx.QueryRow(`SELECT count(*) FROM loans`).Scan(&rep.Loans); err != nil {
 		return rep, internal(err, "reconcile")
 	}
@@ -375,7 +385,7 @@ func (s *Store) Reconcile(ctx context.Context) (loans.ReconcileReport, error) {
 		}},
 	}
 	for _, c := range checks {
-		rows, err := tx.QueryContext(ctx, c.q)
+		rows, err := tx.Query(c.q)
 		if err != nil {
 			return rep, internal(err, "reconcile")
 		}

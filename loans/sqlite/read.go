@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -291,24 +292,91 @@ func (s *Store) Journal(ctx context.Context, loanID int64) ([]loans.JournalEntry
 	return out, internal(rows.Err(), "journal")
 }
 
-// PayoffQuote returns what closes the loan on a date.
+// PayoffQuote returns what closes the loan on a date (without one, on the
+// open business day, the date a repayment without one takes). The loan and its
+// installments are read in one read transaction (one snapshot): read apart,
+// a repayment committing between the two reads gives a quote mixing the
+// balances after it with the schedule before it, a figure no payment settles.
 func (s *Store) PayoffQuote(ctx context.Context, loanID int64, on loans.Date) (loans.PayoffQuote, error) {
-	l, err := loadLoan(s.rd(), loanID)
-	if err != nil {
-		return loans.PayoffQuote{}, err
-	}
-	inst, err := loadInstallments(s.rd(), loanID)
+	var l loans.Loan
+	var inst []loans.Installment
+	var closed loans.Date
+	err := s.snapshot(ctx, func(q connReader) error {
+		var err error
+		if l, err = loadLoan(q, loanID); err != nil {
+			return err
+		}
+		if inst, err = loadInstallments(q, loanID); err != nil {
+			return err
+		}
+		closed, err = businessDate(q)
+		return err
+	})
 	if err != nil {
 		return loans.PayoffQuote{}, err
 	}
 	st := loans.State{Loan: l, Installments: inst, Policy: s.policy}
 	if on.IsZero() {
-		on = loans.Day(s.now())
+		// The day a repayment without a value date takes (valueDate).
+		on = s.openDay(closed)
 	}
 	if err := st.ValidateValueDate(loans.Day(on)); err != nil {
 		return loans.PayoffQuote{}, err
 	}
 	return st.Payoff(loans.Day(on)), nil
+}
+
+// snapshot runs fn's reads on one pooled connection inside one deferred
+// transaction, so they all see the same committed state. A deferred BEGIN,
+// not BeginTx: the pool's connections begin IMMEDIATE (they take the write
+// lock, and a quote must never wait for or hold up the writer), while a
+// deferred read transaction in WAL mode only pins a snapshot.
+func (s *Store) snapshot(ctx context.Context, fn func(q connReader) error) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return internal(err, "read snapshot")
+	}
+	// A connection that may still be inside the transaction (a failed
+	// BEGIN or ROLLBACK, a panic in fn: parseDate panics on a corrupt
+	// date) must not go back to the pool, where it would refuse every
+	// later BEGIN and serve other reads this snapshot forever; it is
+	// discarded instead.
+	ended := false
+	defer func() {
+		if !ended {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		conn.Close()
+	}()
+	if _, err := conn.ExecContext(ctx, "BEGIN DEFERRED"); err != nil {
+		return internal(err, "read snapshot")
+	}
+	ferr := fn(connReader{ctx: ctx, c: conn})
+	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		if ferr == nil {
+			ferr = internal(err, "end read snapshot")
+		}
+		return ferr
+	}
+	ended = true
+	return ferr
+}
+
+// connReader is the reads loadLoan and loadInstallments make, on one
+// connection.
+type connReader struct {
+	ctx context.Context
+	c   *sql.Conn
+}
+
+// QueryRow runs q on the connection.
+func (r connReader) QueryRow(q string, args ...any) *sql.Row {
+	return r.c.QueryRowContext(r.ctx, q, args...)
+}
+
+// Query runs q on the connection.
+func (r connReader) Query(q string, args ...any) (*sql.Rows, error) {
+	return r.c.QueryContext(r.ctx, q, args...)
 }
 
 // rd reads through the prepared statement cache on the pool.
