@@ -42,7 +42,9 @@ func Report(res *Result) ([]byte, error) {
 		Tuning             []tuneView
 		TuneFolds          int
 		TuneChosen         bool
-	}{M: m, Warnings: res.Warnings, Points: PointsTable(m), TuneFolds: TuneFolds}
+		TuneByTime         bool // forward-chaining folds of an out-of-time split
+	}{M: m, Warnings: res.Warnings, Points: PointsTable(m), TuneFolds: TuneFolds,
+		TuneByTime: OptionValue(m, "tune_folds") == "time"}
 	chosen := TunePoint{MaxBins: optionInt(m, "max_bins"), MinBinShare: optionFloat(m, "min_bin_share"),
 		MinIV: optionFloat(m, "min_iv"), L2: optionFloat(m, "l2")}
 	for _, p := range res.Tuning {
@@ -334,8 +336,11 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}h2{border-bottom:1px solid #ddd}
 {{img (printf "WoE bars of %s" .V.Name) .Img}}
 {{end}}
 {{if .Tuning}}<h2 id="tuning">Hyperparameters chosen by cross-validation (--tune auto)</h2>
-<p>{{.TuneFolds}}-fold stratified cross-validation inside the training part only (the test part is never read); each
-grid point is trained on all folds but one and scored on that one, in turn; {{if .TuneChosen}}the point with the
+{{if .TuneByTime}}<p>{{.TuneFolds}}-fold forward-chaining cross-validation inside the training part only (the test part is never
+read): the training rows in order of the split column, cut into {{.TuneFolds}}+1 consecutive blocks; each grid point is
+trained on the blocks before one block and scored on that block, for each of the last {{.TuneFolds}}, so no point is
+validated on rows earlier than those it was fitted on; {{else}}<p>{{.TuneFolds}}-fold stratified cross-validation inside the training part only (the test part is never read); each
+grid point is trained on all folds but one and scored on that one, in turn; {{end}}{{if .TuneChosen}}the point with the
 highest mean validation AUC (the first on a tie) was refitted on the whole training part.{{else}}no point could be
 validated, so the options were used as given.{{end}}</p>
 <table><tr><th>max bins</th><th>min bin share</th><th>min IV</th><th>L2</th><th>CV AUC</th><th class="l"></th></tr>

@@ -190,9 +190,20 @@ func Train(ctx context.Context, opt Options) (*Result, error) {
 		opt.Tune = TuneOff
 	}
 	if tuneWanted(opt, len(train)) {
-		opt, res.Tuning, err = tune(ctx, cands, y, train, opt, specials)
+		// An out-of-time split is tuned out of time too: tune gets the
+		// training rows in the split column's order (theirs only).
+		var byTime []int
+		if opt.SplitBy != "" {
+			byTime = timeOrdered(tab.Col(opt.SplitBy), train)
+		}
+		opt, res.Tuning, err = tune(ctx, cands, y, train, byTime, opt, specials)
 		if err != nil {
 			return nil, err
+		}
+		if !slices.ContainsFunc(res.Tuning, func(p TunePoint) bool { return !math.IsNaN(p.CVAUC) }) {
+			// Every point failed in some fold (e.g. a time block of one class):
+			// the risk officer learns the tuning chose nothing.
+			res.Warnings = append(res.Warnings, "--tune auto: no grid point could be validated in every fold (a fold with one class, or no usable variable); the options are used as given")
 		}
 		cfg.maxBins, cfg.minShare = opt.MaxBins, opt.MinBinShare
 	}
@@ -1015,6 +1026,12 @@ func optionList(o Options) []scoring.Option {
 	if o.Tune == TuneAuto {
 		// Recorded only when on, so artifacts trained without tuning keep their bytes.
 		ops = append(ops, scoring.Option{Name: "tune", Value: o.Tune})
+		if o.SplitBy != "" {
+			// The folds were forward-chaining in the split column (see
+			// tune); an artifact without this option was tuned on random
+			// stratified folds.
+			ops = append(ops, scoring.Option{Name: "tune_folds", Value: "time"})
+		}
 	}
 	sort.Slice(ops, func(a, b int) bool { return ops[a].Name < ops[b].Name })
 	return ops

@@ -1,10 +1,12 @@
 package training
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 
 	"github.com/lendhq/lend/scoring"
 )
@@ -17,7 +19,7 @@ const (
 
 // Cross-validation of the hyperparameters (Options.Tune "auto").
 const (
-	TuneFolds = 5 // stratified folds of the training part
+	TuneFolds = 5 // folds of the training part (stratified, or forward-chaining with SplitBy)
 	// TuneMaxRows is the largest training part tuned. The grid costs
 	// TuneFolds × 8 binnings and TuneFolds × 64 selections and fits: on
 	// 21,000 training rows (Taiwan) that took 13 s against 1 s for one
@@ -79,25 +81,32 @@ func tuneWanted(opt Options, trainRows int) bool {
 	return opt.Tune == TuneAuto && trainRows <= TuneMaxRows
 }
 
-// tune chooses MaxBins, MinBinShare, MinIV and L2 by stratified k-fold
+// tune chooses MaxBins, MinBinShare, MinIV and L2 by k-fold
 // cross-validation inside the training rows train (positions in y and the
 // candidate columns); no other row is read, so the test part cannot steer
-// the choice. Each fold runs the training pipeline itself (binStage, then
-// selectAndFit) on the other folds and scores the held-out fold with the
-// model's integer points. The criterion is the mean validation AUC, fixed
-// before any test figure was seen: AUC and KS are what a scorecard is judged
-// by, and the PD is recalibrated after the fit anyway, so a probability score
-// such as log loss would reward the logistic's calibration, which the
-// artifact does not use. A point must beat the best so far strictly, so ties
-// go to the earlier point and the default point is first. It returns opt
-// with the winner's values and every point's score, in grid order.
-func tune(ctx context.Context, cands []*Column, y []int8, train []int, opt Options, specials []float64) (Options, []TunePoint, error) {
-	folds := stratifiedFolds(y, train, TuneFolds, opt.Seed)
+// the choice. The folds are stratified and random (stratifiedFolds) when
+// byTime is nil. For an out-of-time split (Options.SplitBy) Train passes
+// byTime, the training rows in the split column's order (timeOrdered), and
+// the folds are forward-chaining (timeFolds): each is validated on the block
+// after the rows it is fitted on (no row of it earlier than any of those), as the final model is tested on the
+// months after its training part; random folds would let a point validate on
+// months earlier than some it was fitted on and reward hyperparameters that
+// do not hold forward in time. Each fold runs the training pipeline itself
+// (binStage, then selectAndFit) on its fitting rows and scores its
+// validation rows with the model's integer points. The criterion is the mean
+// validation AUC, fixed before any test figure was seen: AUC and KS are what
+// a scorecard is judged by, and the PD is recalibrated after the fit anyway,
+// so a probability score such as log loss would reward the logistic's
+// calibration, which the artifact does not use. A point must beat the best
+// so far strictly, so ties go to the earlier point and the default point is
+// first. It returns opt with the winner's values and every point's score, in
+// grid order.
+func tune(ctx context.Context, cands []*Column, y []int8, train, byTime []int, opt Options, specials []float64) (Options, []TunePoint, error) {
+	folds := tuneFoldSplits(y, train, byTime, opt.Seed)
 	pts := tuneGrid(opt)
 	sums := make([]float64, len(pts))
-	for f := range folds {
-		fit, val := foldRows(folds, f)
-		if err := scoreFold(ctx, cands, y, fit, val, opt, specials, pts, sums); err != nil {
+	for _, fs := range folds {
+		if err := scoreFold(ctx, cands, y, fs.fit, fs.val, opt, specials, pts, sums); err != nil {
 			return opt, nil, err
 		}
 	}
@@ -113,6 +122,25 @@ func tune(ctx context.Context, cands []*Column, y []int8, train []int, opt Optio
 		opt.MaxBins, opt.MinBinShare, opt.MinIV, opt.L2 = p.MaxBins, p.MinBinShare, p.MinIV, p.L2
 	}
 	return opt, pts, nil
+}
+
+// foldSplit is one cross-validation fold: the rows fitted on and the rows
+// validated on, each sorted by position.
+type foldSplit struct{ fit, val []int }
+
+// tuneFoldSplits returns the TuneFolds folds: stratified random ones
+// (stratifiedFolds, foldRows) when byTime is nil, forward-chaining ones over
+// byTime (timeFolds) otherwise.
+func tuneFoldSplits(y []int8, train, byTime []int, seed uint64) []foldSplit {
+	if byTime != nil {
+		return timeFolds(byTime, TuneFolds)
+	}
+	folds := stratifiedFolds(y, train, TuneFolds, seed)
+	out := make([]foldSplit, len(folds))
+	for f := range folds {
+		out[f].fit, out[f].val = foldRows(folds, f)
+	}
+	return out
 }
 
 // scoreFold adds each grid point's validation AUC on one fold to sums. The
@@ -210,4 +238,48 @@ func foldRows(folds [][]int, f int) (fit, val []int) {
 	}
 	slices.Sort(fit)
 	return fit, folds[f]
+}
+
+// timeOrdered returns rows sorted by the split column c's value (numbers
+// numerically, text byte-wise, as split orders them), ties by row position,
+// so the order is deterministic. Train passes only the training rows: no
+// test row's value is read.
+func timeOrdered(c *Column, rows []int) []int {
+	out := slices.Clone(rows)
+	slices.SortFunc(out, func(a, b int) int {
+		var k int
+		if c.Kind == KindNumeric {
+			k = cmp.Compare(c.Num[a], c.Num[b])
+		} else {
+			k = strings.Compare(c.Str[a], c.Str[b])
+		}
+		if k != 0 {
+			return k
+		}
+		return cmp.Compare(a, b)
+	})
+	return out
+}
+
+// timeFolds cuts rows (in time order) into k+1 consecutive blocks and returns
+// k forward-chaining folds: fold f (1..k) fits on blocks 0..f−1 and validates
+// on block f, so every validation row is at least as late as every row
+// fitted on. As in scikit-learn's TimeSeriesSplit, blocks 1..k hold
+// len(rows)/(k+1) rows each and block 0 the rest (the remainder makes the
+// smallest fitting set larger, not a validation block). A block holding one
+// class only gives NaN AUCs in that fold, which tune treats as for random
+// folds.
+func timeFolds(rows []int, k int) []foldSplit {
+	size := len(rows) / (k + 1)
+	first := len(rows) - k*size
+	out := make([]foldSplit, k)
+	for f := 1; f <= k; f++ {
+		end := first + (f-1)*size
+		fit := slices.Clone(rows[:end])
+		val := slices.Clone(rows[end : end+size])
+		slices.Sort(fit)
+		slices.Sort(val)
+		out[f-1] = foldSplit{fit: fit, val: val}
+	}
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lendhq/lend"
+	"github.com/lendhq/lend/scoring"
 	"github.com/lendhq/lend/training"
 	"github.com/spf13/cobra"
 )
@@ -59,8 +60,8 @@ sniffed, gzip ok) or Parquet. Writes one deterministic JSON artifact.`,
 			}
 			if res.Tuning != nil {
 				m := res.Model
-				fmt.Fprintf(cmd.ErrOrStderr(), "lend: --tune auto chose max bins %s, min bin share %s, min IV %s, L2 %s (5-fold CV inside the training part over %d grid points)\n",
-					training.OptionValue(m, "max_bins"), training.OptionValue(m, "min_bin_share"), training.OptionValue(m, "min_iv"), training.OptionValue(m, "l2"), len(res.Tuning))
+				fmt.Fprintf(cmd.ErrOrStderr(), "lend: --tune auto chose max bins %s, min bin share %s, min IV %s, L2 %s (5-fold %s CV inside the training part over %d grid points)\n",
+					training.OptionValue(m, "max_bins"), training.OptionValue(m, "min_bin_share"), training.OptionValue(m, "min_iv"), training.OptionValue(m, "l2"), cvKind(m), len(res.Tuning))
 			}
 			b, err := res.Model.Marshal()
 			if err != nil {
@@ -106,7 +107,7 @@ sniffed, gzip ok) or Parquet. Writes one deterministic JSON artifact.`,
 	f.Float64Var(&o.BaseScore, "base-score", o.BaseScore, "score at the base odds")
 	f.Float64Var(&o.BaseOdds, "base-odds", o.BaseOdds, "good:bad odds at the base score")
 	f.StringVar(&o.Calibration, "calibration", o.Calibration, "score-to-PD calibration: isotonic (fitted on the training part) or logistic (Platt, fitted on the test part)")
-	f.StringVar(&o.Tune, "tune", o.Tune, "auto: choose --max-bins, --min-bin-share, --min-iv and --l2 left at their defaults by 5-fold cross-validation inside the training part (up to 50,000 training rows); off (the default): use them as given")
+	f.StringVar(&o.Tune, "tune", o.Tune, "auto: choose --max-bins, --min-bin-share, --min-iv and --l2 left at their defaults by 5-fold cross-validation inside the training part (stratified; forward-chaining in time with --split-by; up to 50,000 training rows); off (the default): use them as given")
 	f.StringVar(&o.CapacityTarget, "capacity-target", "", "numeric column (e.g. future_gmv_90d) for the repayment-capacity model")
 	f.StringVar(&out, "out", "", "model artifact to write (JSON)")
 	f.StringVar(&report, "report", "", "HTML report to write")
@@ -132,4 +133,12 @@ func createdTime(flag string) (time.Time, error) {
 		return time.Unix(sec, 0).UTC(), nil
 	}
 	return time.Now().UTC().Truncate(time.Second), nil
+}
+
+// cvKind names the cross-validation --tune auto ran for model m.
+func cvKind(m *scoring.Model) string {
+	if training.OptionValue(m, "tune_folds") == "time" {
+		return "forward-chaining (time-ordered)"
+	}
+	return "stratified"
 }
