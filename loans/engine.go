@@ -285,29 +285,61 @@ func (s *State) restOfPeriodInterest(i int, on Date, balanceMinor int64) int64 {
 	return RoundHalfEven(x.Mul(x, big.NewRat(min(rest, period), period)))
 }
 
-// carryRestOfPeriod charges the rest of installment cur's period to the
-// next installment when cur is settled early (its principal and earned
-// interest paid before its due date; the installment is closed at that
-// interest): the principal still outstanding earns interest until cur's due
-// date like any day of the loan, so it is carried to installment cur+1 and
+// carryRestOfPeriod is the interest carried to installment cur+1 when cur is
+// settled early (its principal and earned interest paid before its due
+// date; the installment is closed at that interest): the principal still
+// outstanding earns interest until cur's due date like any day of the loan,
+// so the rest of the period's interest is carried to installment cur+1 and
 // owed there. Without it, paying each installment's principal a day into its
 // period skipped almost all interest. A later payment in the same period
 // lowers the carry by the rest-of-period interest on what it repaid.
 // settledBefore, oldCarry and balanceBefore describe the state before the
-// payment.
-func (s *State) carryRestOfPeriod(cur int, on Date, settledBefore bool, oldCarry, balanceBefore int64) {
+// payment. ok is false when cur is not settled early (nothing to carry).
+func (s *State) carryRestOfPeriod(cur int, on Date, settledBefore bool, oldCarry, balanceBefore int64) (carry int64, ok bool) {
 	in := s.Installments[cur]
 	if in.Accrued || !in.DueDate.After(on) || !in.Paid() || cur+1 >= len(s.Installments) {
-		return
+		return 0, false
 	}
 	after := s.Loan.PrincipalOutstandingMinor
-	carry := s.restOfPeriodInterest(cur, on, after)
 	if settledBefore {
-		carry = max(oldCarry-s.restOfPeriodInterest(cur, on, balanceBefore-after), 0)
+		return max(oldCarry-s.restOfPeriodInterest(cur, on, balanceBefore-after), 0), true
 	}
-	next := &s.Installments[cur+1]
-	next.InterestMinor += carry - next.CarriedInterestMinor
-	next.CarriedInterestMinor = carry
+	return s.restOfPeriodInterest(cur, on, after), true
+}
+
+// setCarry makes carryMinor the interest carried into installment i, and
+// keeps the installment's total what it was: the carry is taken out of its
+// principal (as far as it has unpaid principal), which moves to the last
+// installment. A merchant who pays the installment amount the schedule
+// showed, early every period, is then never short: with the carry on top,
+// 99,000.00 at 12% paid 17,082.29 a day into each period fell 2.83 short on
+// installment 2 (the carry spans the old period's days, the new period's
+// interest is earned over its own) and turned delinquent. The last
+// installment takes the difference, as a simple-interest loan's final
+// payment does.
+func (s *State) setCarry(i int, carryMinor int64) {
+	in := &s.Installments[i]
+	delta := carryMinor - in.CarriedInterestMinor
+	in.InterestMinor += delta
+	in.CarriedInterestMinor = carryMinor
+	n := len(s.Installments) - 1
+	if delta == 0 || i >= n {
+		return
+	}
+	last := &s.Installments[n]
+	var moved int64 // principal moved from installment i to the last
+	if delta > 0 {
+		moved = min(delta, in.PrincipalMinor-in.PrincipalPaidMinor)
+	} else {
+		// Only after a re-amortization, which rebuilds from a carry of 0,
+		// does a carry fall; this clamp keeps both installments whole.
+		moved = -min(-delta, last.PrincipalMinor-last.PrincipalPaidMinor)
+	}
+	in.PrincipalMinor -= moved
+	last.PrincipalMinor += moved
+	for k := i; k < n; k++ {
+		s.Installments[k].BalanceAfterMinor += moved
+	}
 }
 
 // Payoff is what settles the loan on date on: all principal, interest due
@@ -558,19 +590,8 @@ func (s *State) Repay(amountMinor int64, on Date) (RepayEffect, error) {
 		a.PrepaidPrincipalMinor += y
 		l.PrincipalOutstandingMinor -= y
 	}
-	if remaining > 0 && l.Product == ProductTerm && cur >= 0 {
-		// Prepayment: reduce principal and re-amortize the installments after the current one.
-		var future int64
-		for _, in := range s.Installments[cur+1:] {
-			future += in.PrincipalMinor - in.PrincipalPaidMinor
-		}
-		x := take(future)
-		a.PrepaidPrincipalMinor += x
-		l.PrincipalOutstandingMinor -= x
-		s.reamortize(cur, future-x)
-	}
-	if l.Product == ProductTerm && !payoff && cur >= 0 {
-		s.carryRestOfPeriod(cur, on, settledBefore, oldCarry, balanceBefore)
+	if l.Product == ProductTerm && cur >= 0 {
+		s.prepayAndCarry(cur, on, take, a, payoff, settledBefore, oldCarry, balanceBefore)
 	}
 	if remaining != 0 {
 		// Payoff bounds the amount, so this is a bug: refuse rather than lose money.
@@ -614,25 +635,56 @@ func (s *State) close(on Date) {
 	s.Installments = kept
 }
 
+// prepayAndCarry applies what is left of a term-loan payment after the
+// current installment as a prepayment (principal of later installments, then
+// a re-amortization) and sets the interest carried into the next
+// installment when the current one is now settled early. The carry is
+// worked out before the rebuild so the rebuild places it once.
+func (s *State) prepayAndCarry(cur int, on Date, take func(int64) int64, a *Allocation, payoff, settledBefore bool, oldCarry, balanceBefore int64) {
+	l := &s.Loan
+	var future, prepaid int64
+	for _, in := range s.Installments[cur+1:] {
+		future += in.PrincipalMinor - in.PrincipalPaidMinor
+	}
+	prepaid = take(future)
+	a.PrepaidPrincipalMinor += prepaid
+	l.PrincipalOutstandingMinor -= prepaid
+	carry, carrying := int64(0), false
+	if !payoff {
+		carry, carrying = s.carryRestOfPeriod(cur, on, settledBefore, oldCarry, balanceBefore)
+	}
+	if prepaid > 0 {
+		if !carrying && cur+1 < len(s.Installments) {
+			// cur is not settled early (e.g. its due date is today): the
+			// carry earned on the balance before this payment stays.
+			carry = s.Installments[cur+1].CarriedInterestMinor
+		}
+		s.reamortize(cur, future-prepaid, carry)
+		return
+	}
+	if carrying {
+		s.setCarry(cur+1, carry)
+	}
+}
+
 // reamortize rebuilds the installments after index cur for a remaining
 // balance, keeping the installment (shorter term) or the term (lower
-// installment) per the loan's reschedule mode.
-// Interest carried into installment cur+1 (carryRestOfPeriod) was earned
-// on the balance before this payment, so the rebuild keeps it: on cur's due
-// date a prepayment still sees cur as current and would otherwise drop it.
-func (s *State) reamortize(cur int, balance int64) {
+// installment) per the loan's reschedule mode, with carryMinor carried into
+// the first rebuilt installment (setCarry). The caller passes the carry
+// still owed: on cur's due date a prepayment still sees cur as current, and
+// the carry earned on the balance before it must not be dropped.
+func (s *State) reamortize(cur int, balance, carryMinor int64) {
 	head := s.Installments[:cur+1]
 	var carried Installment
 	if cur+1 < len(s.Installments) {
 		carried = s.Installments[cur+1]
 	}
-	c := carried.CarriedInterestMinor
 	if balance <= 0 || cur+1 >= len(s.Installments) {
 		s.Installments = head
 		// All principal repaid but the carry still owed (or paid by a
 		// payoff, which cut InterestMinor to what was earned): it stays on
 		// installment cur+1, as interest only.
-		if c = min(c, carried.InterestMinor); c > 0 {
+		if c := min(carryMinor, carried.InterestMinor); c > 0 {
 			s.Installments = append(head[:cur+1:cur+1], Installment{Seq: carried.Seq, DueDate: carried.DueDate,
 				DueDateText: carried.DueDateText, InterestMinor: c, InterestPaidMinor: carried.InterestPaidMinor,
 				CarriedInterestMinor: c})
@@ -645,11 +697,10 @@ func (s *State) reamortize(cur int, balance int64) {
 		level = s.Loan.InstallmentMinor
 	}
 	rest := buildFrom(s.terms(), balance, s.Installments[cur].Seq+1, last, level)
-	if len(rest) > 0 {
-		rest[0].InterestMinor += c
-		rest[0].CarriedInterestMinor = c
-	}
 	s.Installments = append(head[:cur+1:cur+1], rest...)
+	if len(rest) > 0 {
+		s.setCarry(cur+1, carryMinor)
+	}
 }
 
 // allPaid reports whether every installment is fully paid.

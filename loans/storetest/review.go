@@ -16,6 +16,7 @@ func init() {
 	register("PrepaymentOnTheSettledDueDateKeepsTheCarry", testPrepaymentOnSettledDueDateKeepsCarry)
 	register("PayoffOnTheSettledDueDateTakesTheCarry", testPayoffOnSettledDueDateTakesCarry)
 	register("PrincipalRepaidOnTheSettledDueDateLeavesTheCarryOwed", testPrincipalOnSettledDueDateLeavesCarry)
+	register("LevelInstallmentPaidEarlyNeverFallsBehind", testLevelInstallmentPaidEarly)
 }
 
 // testPayoffQuoteIsOneSnapshot quotes a loan while its installments are
@@ -327,4 +328,79 @@ func settledEarly(t *testing.T, open Opener) (loans.Store, loans.Loan, loans.Rep
 		t.Fatal(err)
 	}
 	return s, l, rp
+}
+
+// testLevelInstallmentPaidEarly: a merchant who pays the installment amount
+// the schedule showed, 17,082.29 on the 99,000.00 loan at 12% over 6 months
+// from 2026-01-01 (30/360: 1% a month), ten days into each period, is never
+// short and never delinquent. Worked by hand, the first two payments:
+//
+//	2026-01-11: installment 1 earned interest 990.00 × 10/31 = 319.35,
+//	  principal 16,092.29, the other 670.65 prepays principal: balance
+//	  82,237.06. Re-amortized (keep the installment): installment 2 own
+//	  interest 1% = 822.37, principal 17,082.29 − 822.37 = 16,259.92; carry
+//	  822.3706 × 21/31 = 557.09, taken out of its principal: interest
+//	  1,379.46, principal 15,702.83, total still 17,082.29.
+//	2026-02-11: installment 2 earned interest 557.09 + 822.37 × 10/28 (a
+//	  28-day period) = 557.09 + 293.70 = 850.79, principal 15,702.83; the
+//	  other 528.67 prepays.
+//
+// With the carry on top of installment 2 the second payment needed
+// 850.79 + 16,259.92 = 17,110.71: 28.42 short, past due from 2026-03-02 until
+// the next payment (9 days past due on 2026-03-10). Later payments are the
+// lesser of 17,082.29 and the payoff; close of business runs every day.
+func testLevelInstallmentPaidEarly(t *testing.T, open Opener) {
+	s := openAt(t, open, "2026-01-01")
+	line(t, s, "m1", 20_000_000, "0.12")
+	l := termLoan(t, s, "m1", 9_900_000, "0.12", 6, "2026-01-01")
+	const level = 1_708_229
+	if l.InstallmentMinor != level {
+		t.Fatalf("installment %d, want 1,708,229", l.InstallmentMinor)
+	}
+	want := []loans.Allocation{
+		{CurrentInterestMinor: 31_935, CurrentPrincipalMinor: 1_609_229, PrepaidPrincipalMinor: 67_065},
+		{CurrentInterestMinor: 85_079, CurrentPrincipalMinor: 1_570_283, PrepaidPrincipalMinor: 52_867},
+	}
+	for k := 0; k < 12; k++ {
+		on := day("2026-01-11").AddDate(0, k, 0)
+		if k > 0 {
+			for d := on.AddDate(0, -1, 0); d.Before(on); d = d.AddDate(0, 0, 1) {
+				if _, err := s.CloseOfBusiness(ctx, d, nil); err != nil {
+					t.Fatal(err)
+				}
+				if got, _ := s.Loan(ctx, l.ID); got.DPD != 0 || got.PenaltyReceivableMinor != 0 {
+					t.Fatalf("on %s, paying %s ten days into each period: dpd %d penalty %d", fmtDate(d), loans.FormatMinor(level), got.DPD, got.PenaltyReceivableMinor)
+				}
+			}
+		}
+		q, err := s.PayoffQuote(ctx, l.ID, on)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rp, err := s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "pay-" + fmtDate(on)},
+			loans.RepayRequest{LoanID: l.ID, AmountMinor: min(level, q.TotalMinor), ValueDate: fmtDate(on)})
+		if err != nil {
+			t.Fatalf("payment on %s: %v", fmtDate(on), err)
+		}
+		if k < len(want) && rp.Allocation != want[k] {
+			t.Fatalf("payment on %s: allocation %+v, want %+v", fmtDate(on), rp.Allocation, want[k])
+		}
+		if k == 0 {
+			sched, err := s.Schedule(ctx, l.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in := sched[1]; in.InterestMinor != 137_946 || in.CarriedInterestMinor != 55_709 || in.PrincipalMinor != 1_570_283 {
+				t.Fatalf("installment 2 %+v, want interest 1,379.46 (557.09 carried), principal 15,702.83", in)
+			}
+		}
+		if rp.After.Status == loans.LoanPaidOff {
+			if k < 4 {
+				t.Fatalf("paid off after %d payments", k+1)
+			}
+			mustReconcile(t, s)
+			return
+		}
+	}
+	t.Fatal("not paid off after 12 monthly payments")
 }
