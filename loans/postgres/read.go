@@ -369,16 +369,20 @@ func (s *Store) PayoffQuote(ctx context.Context, loanID int64, on loans.Date) (l
 			return err
 		}
 		st := loans.State{Loan: l, Installments: inst, Policy: s.policy}
+		closed, err := businessDate(ctx, tx)
+		if err != nil {
+			return err
+		}
 		if on.IsZero() {
 			// The day a repayment without a value date takes (the open
 			// business day), so that paying the quote settles the loan.
-			closed, err := businessDate(ctx, tx)
-			if err != nil {
-				return err
-			}
 			if on, err = s.valueDateAfter(closed, "date", ""); err != nil {
 				return err
 			}
+		} else if !closed.IsZero() && !loans.Day(on).After(closed) {
+			// No payment can take a closed day, and the state is today's,
+			// not that day's: such a quote would be a figure nothing settles.
+			return lend.FieldErrorf("date", "%s is on or before the last closed business date %s", fmtDate(on), fmtDate(closed))
 		}
 		if err := st.ValidateValueDate(loans.Day(on)); err != nil {
 			return err

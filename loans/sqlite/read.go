@@ -319,6 +319,10 @@ func (s *Store) PayoffQuote(ctx context.Context, loanID int64, on loans.Date) (l
 	if on.IsZero() {
 		// The day a repayment without a value date takes (valueDate).
 		on = s.openDay(closed)
+	} else if !closed.IsZero() && !loans.Day(on).After(closed) {
+		// No payment can take a closed day, and the state is today's,
+		// not that day's: such a quote would be a figure nothing settles.
+		return loans.PayoffQuote{}, lend.FieldErrorf("date", "%s is on or before the last closed business date %s", fmtDate(on), fmtDate(closed))
 	}
 	if err := st.ValidateValueDate(loans.Day(on)); err != nil {
 		return loans.PayoffQuote{}, err

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/lendhq/lend"
 	"github.com/lendhq/lend/loans"
 )
 
@@ -17,6 +18,7 @@ func init() {
 	register("PayoffOnTheSettledDueDateTakesTheCarry", testPayoffOnSettledDueDateTakesCarry)
 	register("PrincipalRepaidOnTheSettledDueDateLeavesTheCarryOwed", testPrincipalOnSettledDueDateLeavesCarry)
 	register("LevelInstallmentPaidEarlyNeverFallsBehind", testLevelInstallmentPaidEarly)
+	register("PayoffQuoteRefusesAClosedDay", testPayoffQuoteRefusesAClosedDay)
 }
 
 // testPayoffQuoteIsOneSnapshot quotes a loan while its installments are
@@ -403,4 +405,29 @@ func testLevelInstallmentPaidEarly(t *testing.T, open Opener) {
 		}
 	}
 	t.Fatal("not paid off after 12 monthly payments")
+}
+
+// testPayoffQuoteRefusesAClosedDay: once close of business has closed
+// 2026-01-10, no repayment can take that date, and a quote for it would mix
+// today's balances with that day's interest: a figure nothing settles. It is
+// refused naming the date; the open day 2026-01-11 is quoted (9,931,935 as
+// in testPayoffQuoteDefaultsToRepaymentDay).
+func testPayoffQuoteRefusesAClosedDay(t *testing.T, open Opener) {
+	s := openAt(t, open, "2026-01-10")
+	line(t, s, "m1", 20_000_000, "0.12")
+	l := termLoan(t, s, "m1", 9_900_000, "0.12", 6, "2026-01-01")
+	if _, err := s.CloseOfBusiness(ctx, day("2026-01-10"), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"2026-01-10", "2026-01-05"} {
+		_, err := s.PayoffQuote(ctx, l.ID, day(d))
+		wantCode(t, err, lend.EINVALID)
+		if lend.ErrorField(err) != "date" {
+			t.Fatalf("quote for closed day %s: %v, want the field date named", d, err)
+		}
+	}
+	q, err := s.PayoffQuote(ctx, l.ID, day("2026-01-11"))
+	if err != nil || q.TotalMinor != 9_931_935 {
+		t.Fatalf("quote for the open day: %+v %v, want 9,931,935", q, err)
+	}
 }
