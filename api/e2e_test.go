@@ -552,3 +552,42 @@ func TestStoreCommitMetrics(t *testing.T) {
 	}
 	t.Logf("twenty concurrent applications in %v group commits", c2-c1)
 }
+
+// TestScheduleShowsCarriedInterest: a merchant who settles an installment
+// early sees, in the schedule, the interest carried to the next one, so the
+// higher interest on it is explained (docs/LOANS.md). The loan of
+// TestEndToEnd (3,000.00 over 3 months at 18%: installment 1 = 985.15
+// principal + 45.00 interest; 2 = 999.93 + 30.22; 3 = 1,014.92 + 15.22)
+// has installment 1's principal paid on the disbursement day: no interest
+// is earned yet, so it is settled at 0.00 interest, and the 2,014.85 left
+// earns the whole first period: 2,014.85 × 1.5% = 30.22275 → 30.22 carried.
+// Installment 2: interest 30.22 + 30.22 = 60.44, principal 999.93 − 30.22 =
+// 969.71 (its total stays 1,030.15); installment 3's principal takes the
+// 30.22: 1,045.14. Every response is checked against the OpenAPI document.
+func TestScheduleShowsCarriedInterest(t *testing.T) {
+	e := newLoansEnv(t)
+	var app appResp
+	e.mustCall(201, "POST", "/v1/applications", e.merchA, map[string]any{"amount_minor": 300_000, "term_months": 3}, "app", &app)
+	var loan loans.Loan
+	e.mustCall(201, "POST", fmt.Sprintf("/v1/applications/%d/accept", app.ID), e.merchA, nil, "accept", &loan)
+	loanPath := fmt.Sprintf("/v1/loans/%d", loan.ID)
+	var rep loans.Repayment
+	e.mustCall(201, "POST", loanPath+"/repayments", e.merchA, map[string]any{"amount_minor": 98_515}, "early", &rep)
+	if rep.Allocation.CurrentPrincipalMinor != 98_515 || rep.Allocation.InterestMinor() != 0 {
+		t.Fatalf("early repayment allocation %+v, want 98,515 principal", rep.Allocation)
+	}
+	var sched struct {
+		Installments []loans.Installment `json:"installments"`
+	}
+	e.mustCall(200, "GET", loanPath+"/schedule", e.merchA, nil, "", &sched)
+	in := sched.Installments
+	if len(in) != 3 || in[0].InterestMinor != 0 || !in[0].Paid() || in[0].CarriedInterestMinor != 0 ||
+		in[1].InterestMinor != 6_044 || in[1].CarriedInterestMinor != 3_022 || in[1].PrincipalMinor != 96_971 ||
+		in[2].PrincipalMinor != 104_514 || in[2].CarriedInterestMinor != 0 {
+		t.Fatalf("schedule after settling installment 1 on the disbursement day: %+v", in)
+	}
+	_, body := e.call("GET", loanPath+"/schedule", e.merchA, nil, "")
+	if n := bytes.Count(body, []byte(`"carried_interest_minor"`)); n != 1 {
+		t.Fatalf("carried_interest_minor appears %d times, want once (absent when zero): %s", n, body)
+	}
+}

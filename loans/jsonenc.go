@@ -117,6 +117,9 @@ func AppendInstallmentsJSON(b []byte, s []Installment) (_ []byte, ok bool) {
 		b = appendInt(b, `,"principal_paid_minor":`, in.PrincipalPaidMinor)
 		b = appendInt(b, `,"interest_paid_minor":`, in.InterestPaidMinor)
 		b = appendInt(b, `,"balance_after_minor":`, in.BalanceAfterMinor)
+		if in.CarriedInterestMinor != 0 {
+			b = appendInt(b, `,"carried_interest_minor":`, in.CarriedInterestMinor)
+		}
 		b = append(b, '}')
 	}
 	return append(b, ']'), true

@@ -63,7 +63,7 @@ func FuzzInstallmentsJSON(f *testing.F) {
 		}
 		for i := range count % 30 {
 			s = append(s, Installment{Seq: i + 1, DueDate: time.Unix(n, 0), DueDateText: due, PrincipalMinor: n + int64(i),
-				InterestMinor: -n, PrincipalPaidMinor: n / 2, InterestPaidMinor: n / 3, Accrued: i%2 == 0, BalanceAfterMinor: n * int64(i)})
+				InterestMinor: -n, PrincipalPaidMinor: n / 2, InterestPaidMinor: n / 3, Accrued: i%2 == 0, BalanceAfterMinor: n * int64(i), CarriedInterestMinor: int64(i%3) * n})
 		}
 		want, _ := json.Marshal(s)
 		got, ok := AppendInstallmentsJSON([]byte("x"), s)

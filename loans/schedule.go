@@ -73,7 +73,9 @@ type Installment struct {
 	// previous installment's period: interest on the balance left after that
 	// installment was settled early, for the rest of its period. It is earned
 	// in full once this installment's period starts (never pro-rated).
-	CarriedInterestMinor int64 `json:"-"`
+	// Shown (when not zero) so a merchant can see why an installment's
+	// interest is above the period's own.
+	CarriedInterestMinor int64 `json:"carried_interest_minor,omitempty"`
 }
 
 // TotalMinor is the installment's scheduled amount.
