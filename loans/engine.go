@@ -309,14 +309,15 @@ func (s *State) carryRestOfPeriod(cur int, on Date, settledBefore bool, oldCarry
 
 // setCarry makes carryMinor the interest carried into installment i, and
 // keeps the installment's total what it was: the carry is taken out of its
-// principal (as far as it has unpaid principal), which moves to the last
-// installment. A merchant who pays the installment amount the schedule
-// showed, early every period, is then never short: with the carry on top,
-// 99,000.00 at 12% paid 17,082.29 a day into each period fell 2.83 short on
-// installment 2 (the carry spans the old period's days, the new period's
-// interest is earned over its own) and turned delinquent. The last
-// installment takes the difference, as a simple-interest loan's final
-// payment does.
+// principal (as far as it has unpaid principal). A merchant who pays the
+// installment amount the schedule showed, early every period, is then never
+// short: with the carry on top, 99,000.00 at 12% paid 17,082.29 ten days
+// into each period fell 28.42 short on installment 2 (the carry spans the
+// old period's days, the new period's interest is earned over its own) and
+// turned delinquent. The principal deferred past installment i stays
+// outstanding and earns interest like any other: the installments after i
+// are rebuilt on the balance left after it, at the same installment amount,
+// the last taking what remains (as a simple-interest loan's final payment).
 func (s *State) setCarry(i int, carryMinor int64) {
 	in := &s.Installments[i]
 	delta := carryMinor - in.CarriedInterestMinor
@@ -326,20 +327,37 @@ func (s *State) setCarry(i int, carryMinor int64) {
 	if delta == 0 || i >= n {
 		return
 	}
-	last := &s.Installments[n]
-	var moved int64 // principal moved from installment i to the last
-	if delta > 0 {
-		moved = min(delta, in.PrincipalMinor-in.PrincipalPaidMinor)
-	} else {
+	var later int64 // principal of the installments after i
+	for _, x := range s.Installments[i+1:] {
+		if x.PrincipalPaidMinor != 0 || x.InterestPaidMinor != 0 {
+			// Not reached (nothing is paid ahead of the current
+			// installment but through a rebuild); a rebuild would drop it.
+			return
+		}
+		later += x.PrincipalMinor
+	}
+	moved := min(delta, in.PrincipalMinor-in.PrincipalPaidMinor)
+	if delta < 0 {
 		// Only after a re-amortization, which rebuilds from a carry of 0,
-		// does a carry fall; this clamp keeps both installments whole.
-		moved = -min(-delta, last.PrincipalMinor-last.PrincipalPaidMinor)
+		// does a carry fall; the clamp keeps every principal whole.
+		moved = -min(-delta, later)
+	}
+	if moved == 0 {
+		return
+	}
+	next := s.Installments[i+1]
+	level := s.Loan.InstallmentMinor
+	if s.Loan.Reschedule == KeepTerm {
+		// Keep the installment amount the schedule now shows.
+		level = next.TotalMinor()
+		if s.Loan.Method == EqualPrincipal {
+			level = next.PrincipalMinor
+		}
 	}
 	in.PrincipalMinor -= moved
-	last.PrincipalMinor += moved
-	for k := i; k < n; k++ {
-		s.Installments[k].BalanceAfterMinor += moved
-	}
+	in.BalanceAfterMinor = later + moved
+	rest := buildFrom(s.terms(), later+moved, next.Seq, s.Installments[n].Seq, level)
+	s.Installments = append(s.Installments[:i+1:i+1], rest...)
 }
 
 // Payoff is what settles the loan on date on: all principal, interest due
@@ -592,6 +610,12 @@ func (s *State) Repay(amountMinor int64, on Date) (RepayEffect, error) {
 	}
 	if l.Product == ProductTerm && cur >= 0 {
 		s.prepayAndCarry(cur, on, take, a, payoff, settledBefore, oldCarry, balanceBefore)
+		if remaining > 0 {
+			// On a settled installment's due date the carry on the next
+			// installment is earned (the payoff quote counts it) but no step
+			// above takes it: what the prepayment left pays it.
+			interest(cur+1, len(s.Installments), &a.CurrentInterestMinor)
+		}
 	}
 	if remaining != 0 {
 		// Payoff bounds the amount, so this is a bug: refuse rather than lose money.

@@ -304,6 +304,9 @@ func (s *Store) valueDateAfter(closed loans.Date, field, text string) (loans.Dat
 	if !closed.IsZero() && !d.After(closed) {
 		return d, lend.FieldErrorf(field, "%s is on or before the last closed business date %s", text, fmtDate(closed))
 	}
+	if d.After(open) {
+		return d, lend.FieldErrorf(field, "%s is after the open business day %s: it cannot be in the future", text, fmtDate(open))
+	}
 	return d, nil
 }
 

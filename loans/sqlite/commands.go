@@ -361,6 +361,9 @@ func (s *Store) valueDate(tx *Tx, field, text string) (loans.Date, error) {
 	if !closed.IsZero() && !d.After(closed) {
 		return d, lend.FieldErrorf(field, "%s is on or before the last closed business date %s", text, fmtDate(closed))
 	}
+	if open := s.openDay(closed); d.After(open) {
+		return d, lend.FieldErrorf(field, "%s is after the open business day %s: it cannot be in the future", text, fmtDate(open))
+	}
 	return d, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +31,36 @@ func openAt(t testing.TB, open Opener, now string) loans.Store {
 	t.Helper()
 	pinned := day(now)
 	return open(t, loans.Policy{}, func() time.Time { return pinned })
+}
+
+// testClock is a store's wall clock in a test: it reads a pinned date that
+// the test moves forward as the scenario's days pass (a payment can only be
+// dated up to the open business day, as in production).
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) read() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// advance moves the clock to date d (YYYY-MM-DD) if that is later.
+func (c *testClock) advance(d string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t := day(d); t.After(c.now) {
+		c.now = t
+	}
+}
+
+// openClock is openAt with the clock returned, for tests whose days pass.
+func openClock(t testing.TB, open Opener, now string) (loans.Store, *testClock) {
+	t.Helper()
+	c := &testClock{now: day(now)}
+	return open(t, loans.Policy{}, c.read), c
 }
 
 func mustReconcile(t testing.TB, s loans.Store) {

@@ -19,6 +19,7 @@ func init() {
 	register("PrincipalRepaidOnTheSettledDueDateLeavesTheCarryOwed", testPrincipalOnSettledDueDateLeavesCarry)
 	register("LevelInstallmentPaidEarlyNeverFallsBehind", testLevelInstallmentPaidEarly)
 	register("PayoffQuoteRefusesAClosedDay", testPayoffQuoteRefusesAClosedDay)
+	register("FutureDatesAreRefused", testFutureDatesAreRefused)
 }
 
 // testPayoffQuoteIsOneSnapshot quotes a loan while its installments are
@@ -40,7 +41,7 @@ func init() {
 // so a quote is one state exactly when principal is a multiple of 100,000
 // and interest is 500·m·(m+1) for that m (m = 0: the paid-off loan, 0 and 0).
 func testPayoffQuoteIsOneSnapshot(t *testing.T, open Opener) {
-	s := openAt(t, open, "2024-01-15")
+	s, clk := openClock(t, open, "2024-01-15")
 	const loansN = 4
 	var ids []int64
 	for i := range loansN {
@@ -102,6 +103,7 @@ func testPayoffQuoteIsOneSnapshot(t *testing.T, open Opener) {
 			t.Fatal(err)
 		}
 		for _, in := range sched {
+			clk.advance(in.DueDateText)
 			if _, err := s.Repay(ctx, loans.Cmd{MerchantID: fmt.Sprint("m", li), IdempotencyKey: "r" + in.DueDateText},
 				loans.RepayRequest{LoanID: id, AmountMinor: in.TotalMinor(), ValueDate: in.DueDateText}); err != nil {
 				t.Fatal(err)
@@ -319,10 +321,12 @@ func testPrincipalOnSettledDueDateLeavesCarry(t *testing.T, open Opener) {
 
 // settledEarly is the loan of testEarlySettlementKeepsInterest with
 // installment 1 settled one day in: 99,000.00 at 12% over 6 months from
-// 2026-01-01, 16,124.23 paid on 2026-01-02.
+// 2026-01-01, 16,124.23 paid on 2026-01-02. The clock reads 2026-02-01 and
+// no day is closed yet, so that day's and earlier payments can be entered
+// with their value dates.
 func settledEarly(t *testing.T, open Opener) (loans.Store, loans.Loan, loans.Repayment) {
 	t.Helper()
-	s := openAt(t, open, "2026-01-01")
+	s := openAt(t, open, "2026-02-01")
 	line(t, s, "m1", 20_000_000, "0.12")
 	l := termLoan(t, s, "m1", 9_900_000, "0.12", 6, "2026-01-01")
 	rp, err := s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "early"}, loans.RepayRequest{LoanID: l.ID, AmountMinor: 1_612_423, ValueDate: "2026-01-02"})
@@ -352,7 +356,7 @@ func settledEarly(t *testing.T, open Opener) (loans.Store, loans.Loan, loans.Rep
 // the next payment (9 days past due on 2026-03-10). Later payments are the
 // lesser of 17,082.29 and the payoff; close of business runs every day.
 func testLevelInstallmentPaidEarly(t *testing.T, open Opener) {
-	s := openAt(t, open, "2026-01-01")
+	s, clk := openClock(t, open, "2026-01-01")
 	line(t, s, "m1", 20_000_000, "0.12")
 	l := termLoan(t, s, "m1", 9_900_000, "0.12", 6, "2026-01-01")
 	const level = 1_708_229
@@ -375,6 +379,7 @@ func testLevelInstallmentPaidEarly(t *testing.T, open Opener) {
 				}
 			}
 		}
+		clk.advance(fmtDate(on))
 		q, err := s.PayoffQuote(ctx, l.ID, on)
 		if err != nil {
 			t.Fatal(err)
@@ -419,7 +424,7 @@ func testPayoffQuoteRefusesAClosedDay(t *testing.T, open Opener) {
 	if _, err := s.CloseOfBusiness(ctx, day("2026-01-10"), nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []string{"2026-01-10", "2026-01-05"} {
+	for _, d := range []string{"2026-01-05", "2026-01-10"} {
 		_, err := s.PayoffQuote(ctx, l.ID, day(d))
 		wantCode(t, err, lend.EINVALID)
 		if lend.ErrorField(err) != "date" {
@@ -430,4 +435,48 @@ func testPayoffQuoteRefusesAClosedDay(t *testing.T, open Opener) {
 	if err != nil || q.TotalMinor != 9_931_935 {
 		t.Fatalf("quote for the open day: %+v %v, want 9,931,935", q, err)
 	}
+}
+
+// testFutureDatesAreRefused: a repayment or a disbursement can be dated on
+// any open day (back to the day after the last close of business) but not
+// after the open business day, as Fineract refuses future-dated
+// transactions: a payment dated next month would pay next month's interest
+// today and be processed before payments dated earlier. The clock reads
+// 2026-01-10 and nothing is closed, so 2026-01-10 is the open day; the
+// refusals name the field and write nothing.
+func testFutureDatesAreRefused(t *testing.T, open Opener) {
+	s := openAt(t, open, "2026-01-10")
+	line(t, s, "m1", 20_000_000, "0.12")
+	l := termLoan(t, s, "m1", 9_900_000, "0.12", 6, "2026-01-01")
+	before := snapshot(t, s)
+	_, err := s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "future"}, loans.RepayRequest{LoanID: l.ID, AmountMinor: 100_000, ValueDate: "2026-01-11"})
+	wantCode(t, err, lend.EINVALID)
+	if lend.ErrorField(err) != "value_date" {
+		t.Fatalf("future repayment: %v, want the field value_date named", err)
+	}
+	if after := snapshot(t, s); after != before {
+		t.Fatalf("a refused repayment changed the store:\n%s\n%s", before, after)
+	}
+	r, _ := loans.ParseRate("apr", "0.12")
+	app, err := s.CreateApplication(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "app2"}, loans.Application{Currency: "EUR",
+		AmountMinor: 100_000, TermPeriods: 3, Decision: loans.DecisionApproved, Offer: &loans.Offer{AmountMinor: 100_000, APR: r, TermPeriods: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before = snapshot(t, s)
+	_, err = s.AcceptApplication(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "acc2"}, loans.AcceptRequest{ApplicationID: app.ID, On: "2026-02-01"})
+	wantCode(t, err, lend.EINVALID)
+	if lend.ErrorField(err) != "on" {
+		t.Fatalf("future disbursement: %v, want the field on named", err)
+	}
+	if after := snapshot(t, s); after != before {
+		t.Fatalf("a refused command changed the store:\n%s\n%s", before, after)
+	}
+	// The open day itself and an earlier open day are accepted.
+	for _, d := range []string{"2026-01-05", "2026-01-10"} {
+		if _, err := s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "pay-" + d}, loans.RepayRequest{LoanID: l.ID, AmountMinor: 10_000, ValueDate: d}); err != nil {
+			t.Fatalf("repayment dated %s: %v", d, err)
+		}
+	}
+	mustReconcile(t, s)
 }

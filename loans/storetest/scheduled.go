@@ -177,9 +177,10 @@ func testRepayThenPayoffNeverCostsMore(t *testing.T, open Opener) {
 				t.Fatal(err)
 			}
 
-			s := openAt(t, open, "2026-01-01")
+			s, clk := openClock(t, open, "2026-01-01")
 			line(t, s, "m1", 20_000_000, "0.12")
 			l := termLoan(t, s, "m1", 9_900_000, "0.12", 6, "2026-01-01")
+			clk.advance(c.on)
 			rp, err := s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "x"}, loans.RepayRequest{LoanID: l.ID, AmountMinor: c.amount, ValueDate: c.on})
 			if err != nil {
 				t.Fatal(err)
@@ -235,9 +236,10 @@ func testRepayOnDisbursementDayPaysPrincipal(t *testing.T, open Opener) {
 // 16,092.29, the remaining 31.94 prepays principal. The installment is closed
 // at 958.06 interest, so the loan is current after the due date's close.
 func testEarlyInstallmentPaymentSettlesIt(t *testing.T, open Opener) {
-	s := openAt(t, open, "2026-01-01")
+	s, clk := openClock(t, open, "2026-01-01")
 	line(t, s, "m1", 20_000_000, "0.12")
 	l := termLoan(t, s, "m1", 9_900_000, "0.12", 6, "2026-01-01")
+	clk.advance("2026-01-31")
 	rp, err := s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "early"}, loans.RepayRequest{LoanID: l.ID, AmountMinor: 1_708_229, ValueDate: "2026-01-31"})
 	if err != nil {
 		t.Fatal(err)
