@@ -54,8 +54,9 @@ func checkScheduleCoversBalance(t *rapid.T, s *State, after string) {
 
 // TestEarlyPaymentsKeepTheSchedule: random payments on random days (early,
 // on the due date, late, partial, prepaying, paying off) on every kind of
-// term loan keep the schedule covering the balance, every entry balanced and
-// the loan closing only when nothing is owed.
+// term loan keep the schedule covering the balance, later installments
+// earning interest on their balance, every entry balanced and the loan
+// closing only when nothing is owed.
 func TestEarlyPaymentsKeepTheSchedule(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		s := genTermState(t)
@@ -63,7 +64,8 @@ func TestEarlyPaymentsKeepTheSchedule(t *testing.T) {
 		for step := 0; step < 12 && s.Loan.Status == LoanActive; step++ {
 			on = on.AddDate(0, 0, rapid.IntRange(0, 45).Draw(t, "days"))
 			q := s.Payoff(on)
-			amount := rapid.Int64Range(1, q.TotalMinor).Draw(t, "amount")
+			amount := rapid.OneOf(rapid.Int64Range(1, q.TotalMinor), rapid.Just(s.Loan.InstallmentMinor)).Draw(t, "amount")
+			amount = max(min(amount, q.TotalMinor), 1)
 			eff, err := s.Repay(amount, on)
 			if err != nil {
 				t.Fatalf("payment %d of %d on %s (payoff %d): %v", step, amount, on.Format(DateLayout), q.TotalMinor, err)
@@ -73,7 +75,9 @@ func TestEarlyPaymentsKeepTheSchedule(t *testing.T) {
 					t.Fatalf("unbalanced entry %+v", e)
 				}
 			}
-			checkScheduleCoversBalance(t, s, "after paying "+FormatMinor(amount)+" on "+on.Format(DateLayout))
+			after := "after paying " + FormatMinor(amount) + " on " + on.Format(DateLayout)
+			checkScheduleCoversBalance(t, s, after)
+			checkLaterInstallmentsEarnOnTheirBalance(t, s, on, after)
 			if s.Loan.Status == LoanPaidOff && amount != q.TotalMinor {
 				t.Fatalf("closed by %d, less than the payoff %d", amount, q.TotalMinor)
 			}

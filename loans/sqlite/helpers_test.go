@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -38,4 +39,34 @@ func line(t testing.TB, s *Store, merchant string, limitMinor int64, apr string)
 	if _, err := s.UpsertCreditLines(ctx, []loans.CreditLineUpdate{{MerchantID: merchant, Currency: "EUR", LimitMinor: limitMinor, APR: r, Grade: "B", ModelID: "m1", AsOf: "2011-09-01"}}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// monthLoans opens a store on a fresh file, its clock pinned to 2024-01-15,
+// with one loan per merchant: 1,000.00 at 12%/year over 1 month disbursed
+// that day. It returns the store and the loan ids.
+func monthLoans(t *testing.T, merchants ...string) (*Store, []int64) {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "loans.db"), loans.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	pinned := day("2024-01-15")
+	s.SetClock(func() time.Time { return pinned })
+	var ids []int64
+	for _, m := range merchants {
+		line(t, s, m, 1_000_000, "0.12")
+		r, _ := loans.ParseRate("apr", "0.12")
+		app, err := s.CreateApplication(ctx, loans.Cmd{MerchantID: m, IdempotencyKey: "app"}, loans.Application{Currency: "EUR",
+			AmountMinor: 100_000, Decision: loans.DecisionApproved, Offer: &loans.Offer{AmountMinor: 100_000, APR: r, TermPeriods: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := s.AcceptApplication(ctx, loans.Cmd{MerchantID: m, IdempotencyKey: "acc"}, loans.AcceptRequest{ApplicationID: app.ID, On: "2024-01-15"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, l.ID)
+	}
+	return s, ids
 }

@@ -1,11 +1,7 @@
 package sqlite
 
 import (
-	"path/filepath"
 	"testing"
-	"time"
-
-	"github.com/lendhq/lend/loans"
 )
 
 // A payoff quote that panics inside its read snapshot (parseDate panics on
@@ -20,28 +16,7 @@ import (
 // month from 2024-01-15, quoted on the disbursement day: principal 100,000
 // minor, no interest yet.
 func TestPayoffQuotePanicLeavesNoConnectionInTransaction(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "loans.db"), loans.Policy{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	pinned := day("2024-01-15")
-	s.SetClock(func() time.Time { return pinned })
-	var ids []int64
-	for _, m := range []string{"m1", "m2"} {
-		line(t, s, m, 1_000_000, "0.12")
-		r, _ := loans.ParseRate("apr", "0.12")
-		app, err := s.CreateApplication(ctx, loans.Cmd{MerchantID: m, IdempotencyKey: "app"}, loans.Application{Currency: "EUR",
-			AmountMinor: 100_000, Decision: loans.DecisionApproved, Offer: &loans.Offer{AmountMinor: 100_000, APR: r, TermPeriods: 1}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, err := s.AcceptApplication(ctx, loans.Cmd{MerchantID: m, IdempotencyKey: "acc"}, loans.AcceptRequest{ApplicationID: app.ID, On: "2024-01-15"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, l.ID)
-	}
+	s, ids := monthLoans(t, "m1", "m2")
 	if _, err := s.db.Exec(`UPDATE loans SET disbursed_on = 'not a date' WHERE id = ?`, ids[0]); err != nil {
 		t.Fatal(err)
 	}

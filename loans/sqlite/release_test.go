@@ -1,9 +1,7 @@
 package sqlite
 
 import (
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/lendhq/lend"
 	"github.com/lendhq/lend/loans"
@@ -20,24 +18,8 @@ import (
 // fails leaves 1,000.00 outstanding and no repayment; the retry with the
 // same key then runs once: 700.00 outstanding, one repayment.
 func TestReleaseFailureLeavesNothingWritten(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "loans.db"), loans.Policy{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	pinned := day("2024-01-15")
-	s.SetClock(func() time.Time { return pinned })
-	line(t, s, "m1", 1_000_000, "0.12")
-	r, _ := loans.ParseRate("apr", "0.12")
-	app, err := s.CreateApplication(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "app"}, loans.Application{Currency: "EUR",
-		AmountMinor: 100_000, Decision: loans.DecisionApproved, Offer: &loans.Offer{AmountMinor: 100_000, APR: r, TermPeriods: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := s.AcceptApplication(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "acc"}, loans.AcceptRequest{ApplicationID: app.ID, On: "2024-01-15"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, ids := monthLoans(t, "m1")
+	l := loans.Loan{ID: ids[0]}
 	pay := func() (loans.Repayment, error) {
 		return s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "pay"}, loans.RepayRequest{LoanID: l.ID, AmountMinor: 30_000})
 	}
