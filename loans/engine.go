@@ -407,6 +407,32 @@ func (s *State) ValidateValueDate(on Date) error {
 	return nil
 }
 
+// refuseEarlierPeriod refuses a term-loan payment dated in an earlier period
+// than a payment already posted: it would re-amortize from that period and
+// rebuild installments that hold payments, dropping them (a 1,000.00
+// payment dated 2026-01-20 after one dated 2026-02-05 charged the 4 days of
+// installment 2 interest already paid again: 110.04). Payments are not
+// re-sequenced, so such a payment is refused. Installment j is only paid by
+// a payment dated on or after its period start (on installment cur's due
+// date the carry on cur+1 may be paid, the same day).
+func (s *State) refuseEarlierPeriod(on Date) error {
+	if s.Loan.Product != ProductTerm || s.Loan.Status != LoanActive {
+		return nil
+	}
+	cur := s.currentIndex(on)
+	if cur < 0 {
+		return nil
+	}
+	for j := cur + 1; j < len(s.Installments); j++ {
+		in := s.Installments[j]
+		if (in.PrincipalPaidMinor != 0 || in.InterestPaidMinor != 0) && on.Before(s.periodStart(j)) {
+			return lend.FieldErrorf("value_date", "%s is before the period of a payment already posted (installment %d, from %s); payments are not re-sequenced",
+				on.Format(DateLayout), in.Seq, s.periodStart(j).Format(DateLayout))
+		}
+	}
+	return nil
+}
+
 // Repay applies a payment of amountMinor with value date on to the state:
 // allocation by the loan's strategy, prepayment re-amortization, payoff and
 // closure. It refuses (leaving s unchanged) zero or negative amounts, a loan
@@ -428,6 +454,9 @@ func (s *State) Repay(amountMinor int64, on Date) (RepayEffect, error) {
 		return eff, lend.Errorf(lend.ECONFLICT, "loan %d is %s and cannot be repaid", l.ID, l.Status)
 	}
 	if err := s.ValidateValueDate(on); err != nil {
+		return eff, err
+	}
+	if err := s.refuseEarlierPeriod(on); err != nil {
 		return eff, err
 	}
 	q := s.Payoff(on)

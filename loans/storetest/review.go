@@ -20,6 +20,7 @@ func init() {
 	register("LevelInstallmentPaidEarlyNeverFallsBehind", testLevelInstallmentPaidEarly)
 	register("PayoffQuoteRefusesAClosedDay", testPayoffQuoteRefusesAClosedDay)
 	register("FutureDatesAreRefused", testFutureDatesAreRefused)
+	register("PaymentDatedInAnEarlierPeriodIsRefused", testPaymentDatedInAnEarlierPeriodIsRefused)
 }
 
 // testPayoffQuoteIsOneSnapshot quotes a loan while its installments are
@@ -477,6 +478,41 @@ func testFutureDatesAreRefused(t *testing.T, open Opener) {
 		if _, err := s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "pay-" + d}, loans.RepayRequest{LoanID: l.ID, AmountMinor: 10_000, ValueDate: d}); err != nil {
 			t.Fatalf("repayment dated %s: %v", d, err)
 		}
+	}
+	mustReconcile(t, s)
+}
+
+// testPaymentDatedInAnEarlierPeriodIsRefused: with close of business behind
+// (nothing closed, the clock at 2026-02-05), 22,082.29 dated 2026-02-05 pays
+// the 99,000.00 loan's installment 1 (17,082.29, overdue) and 5,000.00 of
+// installment 2 (118.44 interest earned over 4 of 28 days, 4,881.56
+// principal). A 1,000.00 payment then dated 2026-01-20, in installment 1's
+// period, would re-amortize from there and drop what installment 2 holds
+// (its 118.44 interest charged again, less rounding: 110.04 on the rebuilt
+// 770.26): it is refused naming value_date and writes nothing; dated
+// 2026-02-05 it is taken.
+func testPaymentDatedInAnEarlierPeriodIsRefused(t *testing.T, open Opener) {
+	s := openAt(t, open, "2026-02-05")
+	line(t, s, "m1", 20_000_000, "0.12")
+	l := termLoan(t, s, "m1", 9_900_000, "0.12", 6, "2026-01-01")
+	rp, err := s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "feb5"}, loans.RepayRequest{LoanID: l.ID, AmountMinor: 2_208_229, ValueDate: "2026-02-05"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := rp.Allocation; a.CurrentInterestMinor != 11_844 || a.CurrentPrincipalMinor != 488_156 {
+		t.Fatalf("allocation %+v, want 118.44 interest and 4,881.56 principal on installment 2", a)
+	}
+	before := snapshot(t, s)
+	_, err = s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "jan20"}, loans.RepayRequest{LoanID: l.ID, AmountMinor: 100_000, ValueDate: "2026-01-20"})
+	wantCode(t, err, lend.EINVALID)
+	if lend.ErrorField(err) != "value_date" {
+		t.Fatalf("back-dated payment: %v, want the field value_date named", err)
+	}
+	if after := snapshot(t, s); after != before {
+		t.Fatalf("a refused payment changed the store:\n%s\n%s", before, after)
+	}
+	if _, err := s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "feb5b"}, loans.RepayRequest{LoanID: l.ID, AmountMinor: 100_000, ValueDate: "2026-02-05"}); err != nil {
+		t.Fatal(err)
 	}
 	mustReconcile(t, s)
 }
