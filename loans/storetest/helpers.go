@@ -98,6 +98,16 @@ func termLoan(t testing.TB, s loans.Store, merchant string, amount int64, apr st
 	return l
 }
 
+// loan99k is the loan of the hand-worked money cases: 99,000.00 at 12% over
+// 6 months from 2026-01-01, annuity, 30/360 (installment 17,082.29;
+// installment 1: 990.00 interest, 16,092.29 principal), for merchant m1 on a
+// 200,000.00 line.
+func loan99k(t testing.TB, s loans.Store) loans.Loan {
+	t.Helper()
+	line(t, s, "m1", 20_000_000, "0.12")
+	return termLoan(t, s, "m1", 9_900_000, "0.12", 6, "2026-01-01")
+}
+
 func wantCode(t testing.TB, err error, code string) {
 	t.Helper()
 	if lend.ErrorCode(err) != code {

@@ -139,8 +139,7 @@ func testPayoffQuoteIsOneSnapshot(t *testing.T, open Opener) {
 // 99,000 × 9/31 = 28,741.94 → 28,742 interest, 9,928,742 in all: 3,193 short.)
 func testPayoffQuoteDefaultsToRepaymentDay(t *testing.T, open Opener) {
 	s := openAt(t, open, "2026-01-10")
-	line(t, s, "m1", 20_000_000, "0.12")
-	l := termLoan(t, s, "m1", 9_900_000, "0.12", 6, "2026-01-01")
+	l := loan99k(t, s)
 	if _, err := s.CloseOfBusiness(ctx, day("2026-01-10"), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -328,8 +327,7 @@ func testPrincipalOnSettledDueDateLeavesCarry(t *testing.T, open Opener) {
 func settledEarly(t *testing.T, open Opener) (loans.Store, loans.Loan, loans.Repayment) {
 	t.Helper()
 	s := openAt(t, open, "2026-02-01")
-	line(t, s, "m1", 20_000_000, "0.12")
-	l := termLoan(t, s, "m1", 9_900_000, "0.12", 6, "2026-01-01")
+	l := loan99k(t, s)
 	rp, err := s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "early"}, loans.RepayRequest{LoanID: l.ID, AmountMinor: 1_612_423, ValueDate: "2026-01-02"})
 	if err != nil {
 		t.Fatal(err)
@@ -358,8 +356,7 @@ func settledEarly(t *testing.T, open Opener) (loans.Store, loans.Loan, loans.Rep
 // lesser of 17,082.29 and the payoff; close of business runs every day.
 func testLevelInstallmentPaidEarly(t *testing.T, open Opener) {
 	s, clk := openClock(t, open, "2026-01-01")
-	line(t, s, "m1", 20_000_000, "0.12")
-	l := termLoan(t, s, "m1", 9_900_000, "0.12", 6, "2026-01-01")
+	l := loan99k(t, s)
 	const level = 1_708_229
 	if l.InstallmentMinor != level {
 		t.Fatalf("installment %d, want 1,708,229", l.InstallmentMinor)
@@ -420,8 +417,7 @@ func testLevelInstallmentPaidEarly(t *testing.T, open Opener) {
 // in testPayoffQuoteDefaultsToRepaymentDay).
 func testPayoffQuoteRefusesAClosedDay(t *testing.T, open Opener) {
 	s := openAt(t, open, "2026-01-10")
-	line(t, s, "m1", 20_000_000, "0.12")
-	l := termLoan(t, s, "m1", 9_900_000, "0.12", 6, "2026-01-01")
+	l := loan99k(t, s)
 	if _, err := s.CloseOfBusiness(ctx, day("2026-01-10"), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -447,8 +443,7 @@ func testPayoffQuoteRefusesAClosedDay(t *testing.T, open Opener) {
 // refusals name the field and write nothing.
 func testFutureDatesAreRefused(t *testing.T, open Opener) {
 	s := openAt(t, open, "2026-01-10")
-	line(t, s, "m1", 20_000_000, "0.12")
-	l := termLoan(t, s, "m1", 9_900_000, "0.12", 6, "2026-01-01")
+	l := loan99k(t, s)
 	before := snapshot(t, s)
 	_, err := s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "future"}, loans.RepayRequest{LoanID: l.ID, AmountMinor: 100_000, ValueDate: "2026-01-11"})
 	wantCode(t, err, lend.EINVALID)
@@ -493,8 +488,7 @@ func testFutureDatesAreRefused(t *testing.T, open Opener) {
 // 2026-02-05 it is taken.
 func testPaymentDatedInAnEarlierPeriodIsRefused(t *testing.T, open Opener) {
 	s := openAt(t, open, "2026-02-05")
-	line(t, s, "m1", 20_000_000, "0.12")
-	l := termLoan(t, s, "m1", 9_900_000, "0.12", 6, "2026-01-01")
+	l := loan99k(t, s)
 	rp, err := s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "feb5"}, loans.RepayRequest{LoanID: l.ID, AmountMinor: 2_208_229, ValueDate: "2026-02-05"})
 	if err != nil {
 		t.Fatal(err)

@@ -36,8 +36,7 @@ func reviewSettledEarly(t *testing.T, open Opener) (loans.Store, loans.Loan, *re
 	t.Helper()
 	c := &reviewClock{}
 	s := c.open(t, open, "2026-01-01")
-	line(t, s, "m1", 20_000_000, "0.12")
-	l := termLoan(t, s, "m1", 9_900_000, "0.12", 6, "2026-01-01")
+	l := loan99k(t, s)
 	c.now = day("2026-01-02")
 	if _, err := s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "early"}, loans.RepayRequest{LoanID: l.ID, AmountMinor: 1_612_423, ValueDate: "2026-01-02"}); err != nil {
 		t.Fatal(err)

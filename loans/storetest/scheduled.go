@@ -170,16 +170,14 @@ func testRepayThenPayoffNeverCostsMore(t *testing.T, open Opener) {
 	for _, c := range cases {
 		t.Run(c.on+"/"+loans.FormatMinor(c.amount), func(t *testing.T) {
 			direct := openAt(t, open, "2026-01-01")
-			line(t, direct, "m1", 20_000_000, "0.12")
-			ld := termLoan(t, direct, "m1", 9_900_000, "0.12", 6, "2026-01-01")
+			ld := loan99k(t, direct)
 			want, err := direct.PayoffQuote(ctx, ld.ID, day(c.on))
 			if err != nil {
 				t.Fatal(err)
 			}
 
 			s, clk := openClock(t, open, "2026-01-01")
-			line(t, s, "m1", 20_000_000, "0.12")
-			l := termLoan(t, s, "m1", 9_900_000, "0.12", 6, "2026-01-01")
+			l := loan99k(t, s)
 			clk.advance(c.on)
 			rp, err := s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "x"}, loans.RepayRequest{LoanID: l.ID, AmountMinor: c.amount, ValueDate: c.on})
 			if err != nil {
@@ -211,8 +209,7 @@ func testRepayThenPayoffNeverCostsMore(t *testing.T, open Opener) {
 // 99,000.00 − 20,000.00 = 79,000.00 with interest 0.
 func testRepayOnDisbursementDayPaysPrincipal(t *testing.T, open Opener) {
 	s := openAt(t, open, "2026-01-01")
-	line(t, s, "m1", 20_000_000, "0.12")
-	l := termLoan(t, s, "m1", 9_900_000, "0.12", 6, "2026-01-01")
+	l := loan99k(t, s)
 	rp, err := s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "d0"}, loans.RepayRequest{LoanID: l.ID, AmountMinor: 2_000_000, ValueDate: "2026-01-01"})
 	if err != nil {
 		t.Fatal(err)
@@ -237,8 +234,7 @@ func testRepayOnDisbursementDayPaysPrincipal(t *testing.T, open Opener) {
 // at 958.06 interest, so the loan is current after the due date's close.
 func testEarlyInstallmentPaymentSettlesIt(t *testing.T, open Opener) {
 	s, clk := openClock(t, open, "2026-01-01")
-	line(t, s, "m1", 20_000_000, "0.12")
-	l := termLoan(t, s, "m1", 9_900_000, "0.12", 6, "2026-01-01")
+	l := loan99k(t, s)
 	clk.advance("2026-01-31")
 	rp, err := s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "early"}, loans.RepayRequest{LoanID: l.ID, AmountMinor: 1_708_229, ValueDate: "2026-01-31"})
 	if err != nil {
