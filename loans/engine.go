@@ -356,8 +356,18 @@ func (s *State) setCarry(i int, carryMinor int64) {
 	}
 	in.PrincipalMinor -= moved
 	in.BalanceAfterMinor = later + moved
-	rest := buildFrom(s.terms(), later+moved, next.Seq, s.Installments[n].Seq, level)
+	s.rebuildAfter(i, later+moved, level)
+}
+
+// rebuildAfter replaces the installments after index i with a schedule of
+// balanceMinor up to the current last due date, at installment (or
+// principal share) levelMinor, 0 for a new annuity over the periods left.
+// It returns how many installments it built.
+func (s *State) rebuildAfter(i int, balanceMinor, levelMinor int64) int {
+	last := s.Installments[len(s.Installments)-1].Seq
+	rest := buildFrom(s.terms(), balanceMinor, s.Installments[i].Seq+1, last, levelMinor)
 	s.Installments = append(s.Installments[:i+1:i+1], rest...)
+	return len(rest)
 }
 
 // Payoff is what settles the loan on date on: all principal, interest due
@@ -744,14 +754,11 @@ func (s *State) reamortize(cur int, balance, carryMinor int64) {
 		}
 		return
 	}
-	last := s.Installments[len(s.Installments)-1].Seq
 	var level int64
 	if s.Loan.Reschedule != KeepTerm {
 		level = s.Loan.InstallmentMinor
 	}
-	rest := buildFrom(s.terms(), balance, s.Installments[cur].Seq+1, last, level)
-	s.Installments = append(head[:cur+1:cur+1], rest...)
-	if len(rest) > 0 {
+	if s.rebuildAfter(cur, balance, level) > 0 {
 		s.setCarry(cur+1, carryMinor)
 	}
 }
