@@ -13,14 +13,19 @@ type Strategy string
 
 // Allocation strategies.
 const (
-	// StrategyMifosStandard is the default: penalties → fees → overdue interest
-	// → overdue principal → current interest → current principal, oldest
-	// installment first (Fineract's "Penalties, Fees, Interest, Principal
-	// order"; overdue installments are settled before the current one).
+	// StrategyMifosStandard is the default: penalties → fees → each overdue
+	// installment, oldest first, its interest then its principal → current
+	// interest → current principal (Fineract's "Penalties, Fees, Interest,
+	// Principal order"; overdue installments are settled before the current
+	// one, one at a time).
 	StrategyMifosStandard Strategy = "mifos-standard-strategy"
-	// StrategyPrincipalInterestPenaltiesFees: principal → interest → penalties → fees.
+	// StrategyPrincipalInterestPenaltiesFees: each overdue installment's
+	// principal then interest, oldest first → current principal → current
+	// interest → penalties → fees.
 	StrategyPrincipalInterestPenaltiesFees Strategy = "principal-interest-penalties-fees-order-strategy"
-	// StrategyInterestPrincipalPenaltiesFees: interest → principal → penalties → fees.
+	// StrategyInterestPrincipalPenaltiesFees: each overdue installment's
+	// interest then principal, oldest first → current interest → current
+	// principal → penalties → fees.
 	StrategyInterestPrincipalPenaltiesFees Strategy = "interest-principal-penalties-fees-order-strategy"
 )
 
@@ -71,6 +76,9 @@ const (
 	// MaxIdempotencyKeysPerEOD bounds the keys one close of business deletes
 	// (the rest go at the next one), so one run's transaction stays bounded.
 	MaxIdempotencyKeysPerEOD = 1_000_000
+	// MaxStatementGraceDays bounds the days from a statement to its due date:
+	// under the shortest statement cycle (28 days).
+	MaxStatementGraceDays = 27
 	// MaxChargeOffDPD bounds the configurable charge-off threshold.
 	MaxChargeOffDPD = 3650
 )
@@ -114,6 +122,18 @@ func (p Policy) WithDefaults() (Policy, error) {
 	}
 	if p.StatementGraceDays == 0 {
 		p.StatementGraceDays = d.StatementGraceDays
+	}
+	if p.MinPaymentBps < 1 || p.MinPaymentBps > 10_000 {
+		return p, lend.FieldErrorf("min_payment_bps", "must be between 1 and 10000 (100%%)")
+	}
+	if p.MinPaymentFloorMinor < 0 || p.MinPaymentFloorMinor > MaxAmountMinor {
+		return p, lend.FieldErrorf("min_payment_floor_minor", "must be between 0 and %d", MaxAmountMinor)
+	}
+	if p.StatementGraceDays < 1 || p.StatementGraceDays > MaxStatementGraceDays {
+		// A statement must fall due before the next one is billed (the
+		// shortest cycle is February's 28 days): repayment allocation knows
+		// one current statement.
+		return p, lend.FieldErrorf("statement_grace_days", "must be between 1 and %d", MaxStatementGraceDays)
 	}
 	if p.OfferValidity == 0 {
 		p.OfferValidity = d.OfferValidity
@@ -227,6 +247,39 @@ func (s *State) catchUpDays(on Date) int64 {
 		return 0
 	}
 	return n
+}
+
+// billStatement bills the statement of day d on a revolving draw, the same
+// rule as close of business's statement step (loans/sqlite and
+// loans/postgres eod.go, step 3), and moves the next statement a month on. It
+// runs when a payment dated after d is posted before close of business has
+// closed d: the statement is then billed on the balance of day d, before the
+// payment, and the payment counts toward it (a card issuer counts a payment
+// made between the statement and its due date toward the minimum). Billed
+// by close of business after the payment instead, the statement took the
+// balance the payment had reduced and billed a minimum already paid.
+func (s *State) billStatement(d Date) error {
+	p, err := s.Policy.WithDefaults()
+	if err != nil {
+		return lend.Wrap(lend.EINTERNAL, err, "loan %d: statement policy: %v", s.Loan.ID, err)
+	}
+	l := &s.Loan
+	var billedP, billedI int64
+	seq := 0
+	for _, in := range s.Installments {
+		billedP += in.PrincipalMinor - in.PrincipalPaidMinor
+		billedI += in.InterestMinor - in.InterestPaidMinor
+		seq = max(seq, in.Seq)
+	}
+	unbilledP, unbilledI := l.PrincipalOutstandingMinor-billedP, l.InterestReceivableMinor-billedI
+	if unbilledP+unbilledI > 0 {
+		minP := max(p.MinPaymentFloorMinor, (l.PrincipalOutstandingMinor*p.MinPaymentBps+9999)/10000)
+		due := d.AddDate(0, 0, p.StatementGraceDays)
+		s.Installments = append(s.Installments, Installment{Seq: seq + 1, DueDate: due, DueDateText: due.Format(DateLayout),
+			PrincipalMinor: min(unbilledP, minP), InterestMinor: unbilledI, Accrued: true})
+	}
+	l.NextStatementDate = AddMonthsClamped(l.NextStatementDate, 1)
+	return nil
 }
 
 // projectedAccrual returns the revolving interest for days not yet closed
@@ -409,12 +462,15 @@ type RepayEffect struct {
 	Entries    []EntryDraft
 }
 
-// ValidateValueDate refuses dates before disbursement.
+// ValidateValueDate refuses dates a payment cannot take: before
+// disbursement, or before a payment already posted (refuseEarlierPeriod). A
+// payoff quote checks the same, so it never quotes a figure no payment can
+// settle.
 func (s *State) ValidateValueDate(on Date) error {
 	if on.Before(Day(s.Loan.DisbursedOn)) {
 		return lend.FieldErrorf("value_date", "%s is before the disbursement date %s", on.Format(DateLayout), s.Loan.DisbursedOn.Format(DateLayout))
 	}
-	return nil
+	return s.refuseEarlierPeriod(on)
 }
 
 // refuseEarlierPeriod refuses a term-loan payment dated in an earlier period
@@ -426,7 +482,19 @@ func (s *State) ValidateValueDate(on Date) error {
 // a payment dated on or after its period start (on installment cur's due
 // date the carry on cur+1 may be paid, the same day).
 func (s *State) refuseEarlierPeriod(on Date) error {
-	if s.Loan.Product != ProductTerm || s.Loan.Status != LoanActive {
+	if s.Loan.Status != LoanActive {
+		return nil
+	}
+	if s.Loan.Product == ProductRevolving {
+		// A payment dated later, posted while close of business was behind,
+		// has posted the interest of the days up to its own date on the
+		// balance before it; this payment would repay principal that those
+		// days were already charged on (30.00 on 18,360.00 six days early at
+		// 10%; helper-39's review).
+		if !on.After(s.Loan.LastAccrualDate) {
+			return lend.FieldErrorf("value_date", "%s: interest through %s is already posted by a later-dated payment; payments are not re-sequenced",
+				on.Format(DateLayout), s.Loan.LastAccrualDate.Format(DateLayout))
+		}
 		return nil
 	}
 	cur := s.currentIndex(on)
@@ -466,9 +534,6 @@ func (s *State) Repay(amountMinor int64, on Date) (RepayEffect, error) {
 	if err := s.ValidateValueDate(on); err != nil {
 		return eff, err
 	}
-	if err := s.refuseEarlierPeriod(on); err != nil {
-		return eff, err
-	}
 	q := s.Payoff(on)
 	if amountMinor > q.TotalMinor {
 		return eff, &lend.Error{Code: lend.EUNPROCESSABLE, Field: "amount_minor",
@@ -480,15 +545,25 @@ func (s *State) Repay(amountMinor int64, on Date) (RepayEffect, error) {
 		eff.Entries = append(eff.Entries, EntryDraft{Kind: KindRecovery, Postings: legs(AcctSettlementCash, amountMinor, AcctRecoveries, -amountMinor)})
 		return eff, nil
 	}
-	// Revolving: post interest for days not yet closed, on the balance before the payment.
+	// Revolving: post interest for days not yet closed, on the balance before
+	// the payment, and bill the statements of those days, as close of
+	// business would have, so the payment counts toward them.
 	if n := s.catchUpDays(on); n > 0 {
 		var posted int64
+		d := l.LastAccrualDate
 		for i := int64(0); i < n; i++ {
-			posted += l.InterestAccrual.AddDay(l.PrincipalOutstandingMinor, l.APR)
+			d = d.AddDate(0, 0, 1)
+			x := l.InterestAccrual.AddDay(l.PrincipalOutstandingMinor, l.APR)
+			posted += x
+			l.InterestReceivableMinor += x
+			if d.Equal(l.NextStatementDate) {
+				if err := s.billStatement(d); err != nil {
+					return RepayEffect{}, err
+				}
+			}
 		}
-		l.LastAccrualDate = on.AddDate(0, 0, -1)
+		l.LastAccrualDate = d
 		if posted > 0 {
-			l.InterestReceivableMinor += posted
 			eff.Entries = append(eff.Entries, EntryDraft{Kind: KindAccrual, Postings: legs(AcctInterestReceivable, posted, AcctInterestIncome, -posted)})
 		}
 	}
@@ -599,19 +674,37 @@ func (s *State) Repay(amountMinor int64, on Date) (RepayEffect, error) {
 			a.FeeMinor += x
 			l.FeeReceivableMinor -= x
 		},
-		"overdue-interest":  func() { interest(0, overdueEnd, &a.OverdueInterestMinor) },
-		"overdue-principal": func() { principal(0, overdueEnd, &a.OverduePrincipalMinor) },
+		// Overdue installments are settled one at a time, oldest first
+		// (Fineract's processors loop over installments), so a payment of
+		// the oldest installment's amount cures it and the delinquency age
+		// moves to the next one. Taking every overdue installment's interest
+		// before any principal left the oldest short whenever two were
+		// overdue: a merchant paying one installment a month while one
+		// behind stayed delinquent from the first missed date until
+		// charge-off (helper-39's review).
+		"overdue-interest-principal": func() {
+			for i := 0; i < overdueEnd; i++ {
+				interest(i, i+1, &a.OverdueInterestMinor)
+				principal(i, i+1, &a.OverduePrincipalMinor)
+			}
+		},
+		"overdue-principal-interest": func() {
+			for i := 0; i < overdueEnd; i++ {
+				principal(i, i+1, &a.OverduePrincipalMinor)
+				interest(i, i+1, &a.OverdueInterestMinor)
+			}
+		},
 		"current-interest":  func() { interest(curFrom, curIntTo, &a.CurrentInterestMinor) },
 		"current-principal": func() { principal(curFrom, curTo, &a.CurrentPrincipalMinor) },
 	}
 	var order []string
 	switch l.Strategy {
 	case StrategyPrincipalInterestPenaltiesFees:
-		order = []string{"overdue-principal", "overdue-interest", "current-principal", "current-interest", "penalty", "fee"}
+		order = []string{"overdue-principal-interest", "current-principal", "current-interest", "penalty", "fee"}
 	case StrategyInterestPrincipalPenaltiesFees:
-		order = []string{"overdue-interest", "overdue-principal", "current-interest", "current-principal", "penalty", "fee"}
+		order = []string{"overdue-interest-principal", "current-interest", "current-principal", "penalty", "fee"}
 	default:
-		order = []string{"penalty", "fee", "overdue-interest", "overdue-principal", "current-interest", "current-principal"}
+		order = []string{"penalty", "fee", "overdue-interest-principal", "current-interest", "current-principal"}
 	}
 	for _, st := range order {
 		steps[st]()

@@ -78,6 +78,19 @@ type Installment struct {
 	CarriedInterestMinor int64 `json:"carried_interest_minor,omitempty"`
 }
 
+// SetRevolvingBalancesAfter sets each statement's BalanceAfterMinor on a
+// revolving draw whose principal outstanding is outstandingMinor: the
+// principal left once that statement and the earlier ones are paid (a card
+// statement's new balance), not the principal of later statements, which on
+// a draw is only what they billed. Statements are in seq order.
+func SetRevolvingBalancesAfter(outstandingMinor int64, statements []Installment) {
+	bal := outstandingMinor
+	for i := range statements {
+		bal -= statements[i].PrincipalMinor - statements[i].PrincipalPaidMinor
+		statements[i].BalanceAfterMinor = bal
+	}
+}
+
 // TotalMinor is the installment's scheduled amount.
 func (in Installment) TotalMinor() int64 { return in.PrincipalMinor + in.InterestMinor }
 

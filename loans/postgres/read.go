@@ -246,12 +246,25 @@ func (s *Store) Loan(ctx context.Context, id int64) (loans.Loan, error) {
 	return loadLoan(ctx, s.pool, id, false)
 }
 
-// Schedule returns a loan's installments with what is paid on each.
+// Schedule returns a loan's installments with what is paid on each. The
+// loan and its installments are one snapshot: a revolving draw's balances
+// after each statement come from its outstanding principal.
 func (s *Store) Schedule(ctx context.Context, loanID int64) ([]loans.Installment, error) {
-	if _, err := loadLoan(ctx, s.pool, loanID, false); err != nil {
-		return nil, err
-	}
-	return loadInstallments(ctx, s.pool, loanID)
+	var inst []loans.Installment
+	err := s.inTx(ctx, modeRead, func(tx pgx.Tx) error {
+		l, err := loadLoan(ctx, tx, loanID, false)
+		if err != nil {
+			return err
+		}
+		if inst, err = loadInstallments(ctx, tx, loanID); err != nil {
+			return err
+		}
+		if l.Product == loans.ProductRevolving {
+			loans.SetRevolvingBalancesAfter(l.PrincipalOutstandingMinor, inst)
+		}
+		return nil
+	})
+	return inst, err
 }
 
 // ListLoans lists loans by id with an opaque cursor (the last id returned).

@@ -185,12 +185,25 @@ func (s *Store) Application(ctx context.Context, id int64) (loans.Application, e
 // Loan returns a loan.
 func (s *Store) Loan(ctx context.Context, id int64) (loans.Loan, error) { return loadLoan(s.rd(), id) }
 
-// Schedule returns a loan's installments with what is paid on each.
+// Schedule returns a loan's installments with what is paid on each. The
+// loan and its installments are one snapshot: a revolving draw's balances
+// after each statement come from its outstanding principal.
 func (s *Store) Schedule(ctx context.Context, loanID int64) ([]loans.Installment, error) {
-	if _, err := loadLoan(s.rd(), loanID); err != nil {
-		return nil, err
-	}
-	return loadInstallments(s.rd(), loanID)
+	var inst []loans.Installment
+	err := s.snapshot(ctx, func(q connReader) error {
+		l, err := loadLoan(q, loanID)
+		if err != nil {
+			return err
+		}
+		if inst, err = loadInstallments(q, loanID); err != nil {
+			return err
+		}
+		if l.Product == loans.ProductRevolving {
+			loans.SetRevolvingBalancesAfter(l.PrincipalOutstandingMinor, inst)
+		}
+		return nil
+	})
+	return inst, err
 }
 
 // ListLoans lists loans by id with an opaque cursor (the last id returned).

@@ -505,6 +505,9 @@ func testPaymentDatedInAnEarlierPeriodIsRefused(t *testing.T, open Opener) {
 	if after := snapshot(t, s); after != before {
 		t.Fatalf("a refused payment changed the store:\n%s\n%s", before, after)
 	}
+	// Nor is that day quoted: no payment could settle the figure.
+	_, err = s.PayoffQuote(ctx, l.ID, day("2026-01-20"))
+	wantCode(t, err, lend.EINVALID)
 	if _, err := s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "feb5b"}, loans.RepayRequest{LoanID: l.ID, AmountMinor: 100_000, ValueDate: "2026-02-05"}); err != nil {
 		t.Fatal(err)
 	}

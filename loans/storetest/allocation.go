@@ -1,0 +1,62 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/lendhq/lend/loans"
+)
+
+func init() {
+	register("PaymentOfTheOldestInstallmentCuresIt", testPaymentOfTheOldestInstallmentCuresIt)
+}
+
+// testPaymentOfTheOldestInstallmentCuresIt: a term loan two installments
+// behind; the merchant pays the penalty and the oldest installment's amount.
+// Overdue installments are settled one at a time, oldest first (Fineract's
+// processors loop over installments), so installment 1 is paid, installment
+// 2 untouched, and the delinquency age moves to installment 2. Before, all
+// overdue interest was taken before any principal: installment 1 was left
+// 829.08 short (installment 2's interest) and the loan stayed 33 days past
+// due; a merchant paying one installment a month while one behind stayed
+// delinquent from the first missed date until charge-off.
+//
+// loan99k (99,000.00 at 12%, 6 months from 2026-01-01, 30/360):
+// installment 1 due 02-01: interest 990.00, principal 16,092.29;
+// installment 2 due 03-01: interest 1% of 82,907.71 = 829.08, principal
+// 17,082.29 − 829.08 = 16,253.21. Nothing paid, close of business through
+// 03-05: penalty at 12% a year on overdue principal, 02-02 .. 03-01 (28 days)
+// on 16,092.29 and 03-02 .. 03-05 (4 days) on 32,345.50: (28 × 1,609,229 +
+// 4 × 3,234,550) × 0.12 / 365 = 19,067.38 → 190.67 (posted day by day, the
+// residue carried, so the total is the exact sum rounded). DPD 03-05 −
+// 02-01 = 32.
+func testPaymentOfTheOldestInstallmentCuresIt(t *testing.T, open Opener) {
+	s, clk := openClock(t, open, "2026-01-01")
+	l := loan99k(t, s)
+	closeThrough(t, s, clk, "2026-03-05", "2026-03-06")
+	got, err := s.Loan(ctx, l.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PenaltyReceivableMinor != 19_067 || got.DPD != 32 {
+		t.Fatalf("before the payment: penalty %d DPD %d, want 19,067 and 32", got.PenaltyReceivableMinor, got.DPD)
+	}
+	a := repayOn(t, s, l.ID, 19_067+1_708_229, "2026-03-06")
+	if a.PenaltyMinor != 19_067 || a.OverdueInterestMinor != 99_000 || a.OverduePrincipalMinor != 1_609_229 || a.TotalMinor() != 1_727_296 {
+		t.Fatalf("allocation %+v, want penalty 19,067, installment 1's 990.00 + 16,092.29", a)
+	}
+	sched, err := s.Schedule(ctx, l.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sched[0].Paid() || sched[1].PrincipalPaidMinor != 0 || sched[1].InterestPaidMinor != 0 {
+		t.Fatalf("installments 1 and 2 after the payment: %+v / %+v", sched[0], sched[1])
+	}
+	got, err = s.Loan(ctx, l.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.DPD != 5 || got.Bucket != loans.Bucket1to30 {
+		t.Fatalf("DPD %d bucket %s after paying installment 1, want 5 (from installment 2, due 03-01), 1-30", got.DPD, got.Bucket)
+	}
+	mustReconcile(t, s)
+}
