@@ -218,6 +218,10 @@ type State struct {
 	Loan         Loan
 	Installments []Installment
 	Policy       Policy
+	// ClosedThrough is the last business day close of business has closed
+	// (zero: none). A repayment posts the penalty interest of the days after
+	// it, before its value date, as close of business would have.
+	ClosedThrough Date
 }
 
 // terms reconstructs the schedule terms of a term loan.
@@ -282,15 +286,108 @@ func (s *State) billStatement(d Date) error {
 	return nil
 }
 
-// projectedAccrual returns the revolving interest for days not yet closed
-// before on, without changing the loan.
-func (s *State) projectedAccrual(on Date) int64 {
-	a := s.Loan.InterestAccrual
-	var sum int64
-	for i := int64(0); i < s.catchUpDays(on); i++ {
-		sum += a.AddDay(s.Loan.PrincipalOutstandingMinor, s.Loan.APR)
+// catchUp posts on s what close of business has not yet posted for the days
+// before on, as it would have posted it: a revolving draw's interest of those
+// days and the statements they bill (before the payment, so that it counts
+// toward them), then penalty interest on principal overdue on each of those
+// days. It returns the journal entries to post. Payoff runs it on a copy, so
+// a quote and a payment of it agree whether or not close of business ran.
+func (s *State) catchUp(on Date) ([]EntryDraft, error) {
+	l := &s.Loan
+	var entries []EntryDraft
+	if l.Status != LoanActive {
+		return nil, nil
 	}
+	// Installments that fell due on those days: their unpaid interest
+	// becomes receivable (close of business's first step).
+	var due int64
+	for i := range s.Installments {
+		in := &s.Installments[i]
+		if !in.Accrued && in.DueDate.Before(on) {
+			in.Accrued = true
+			due += in.InterestMinor - in.InterestPaidMinor
+		}
+	}
+	if due > 0 {
+		l.InterestReceivableMinor += due
+		entries = append(entries, EntryDraft{Kind: KindInterestDue, Postings: legs(AcctInterestReceivable, due, AcctInterestIncome, -due)})
+	}
+	if n := s.catchUpDays(on); n > 0 {
+		var posted int64
+		d := l.LastAccrualDate
+		for i := int64(0); i < n; i++ {
+			d = d.AddDate(0, 0, 1)
+			x := l.InterestAccrual.AddDay(l.PrincipalOutstandingMinor, l.APR)
+			posted += x
+			l.InterestReceivableMinor += x
+			if d.Equal(l.NextStatementDate) {
+				if err := s.billStatement(d); err != nil {
+					return nil, err
+				}
+			}
+		}
+		l.LastAccrualDate = d
+		if posted > 0 {
+			entries = append(entries, EntryDraft{Kind: KindAccrual, Postings: legs(AcctInterestReceivable, posted, AcctInterestIncome, -posted)})
+		}
+	}
+	if pen := s.catchUpPenalty(on); pen > 0 {
+		entries = append(entries, EntryDraft{Kind: KindPenalty, Postings: legs(AcctPenaltyReceivable, pen, AcctPenaltyIncome, -pen)})
+	}
+	return entries, nil
+}
+
+// catchUpPenalty posts the penalty interest of the days before on that
+// neither close of business (through ClosedThrough) nor an earlier payment
+// (through Loan.PenaltyThrough) has posted: each day, the principal of the
+// installments due before it and not fully paid, at the penalty rate, the
+// residue carried — close of business's penalty step, day by day.
+func (s *State) catchUpPenalty(on Date) int64 {
+	l := &s.Loan
+	if l.Status != LoanActive || l.PenaltyRate <= 0 {
+		return 0
+	}
+	from := Day(l.DisbursedOn)
+	for _, after := range []Date{s.ClosedThrough, l.PenaltyThrough} {
+		if !after.IsZero() && !after.Before(from) {
+			from = after.AddDate(0, 0, 1)
+		}
+	}
+	to := on.AddDate(0, 0, -1)
+	if from.After(to) {
+		return 0
+	}
+	var sum int64
+	for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
+		if od := s.overduePrincipal(d); od > 0 {
+			sum += l.PenaltyAccrual.AddDay(od, l.PenaltyRate)
+		}
+	}
+	l.PenaltyReceivableMinor += sum
+	l.PenaltyThrough = to
 	return sum
+}
+
+// overduePrincipal is the principal of the installments due before day d
+// with anything unpaid, close of business's overdue principal on d.
+func (s *State) overduePrincipal(d Date) int64 {
+	var od int64
+	for _, in := range s.Installments {
+		if !in.DueDate.Before(d) {
+			break // in due-date order
+		}
+		if !in.Paid() {
+			od += in.PrincipalMinor - in.PrincipalPaidMinor
+		}
+	}
+	return od
+}
+
+// clone is a copy of s whose installments can change without changing s's.
+func (s *State) clone() *State {
+	c := *s
+	c.Installments = append([]Installment(nil), s.Installments...)
+	return &c
 }
 
 // prorataInterest is the interest of installment i earned by date on: its
@@ -428,6 +525,13 @@ func (s *State) rebuildAfter(i int, balanceMinor, levelMinor int64) int {
 // and, for revolving draws, interest for days not yet closed. For a
 // charged-off loan it is what remains to recover.
 func (s *State) Payoff(on Date) PayoffQuote {
+	if s.Loan.Status == LoanActive {
+		// What close of business has not posted yet is owed as if it had.
+		c := s.clone()
+		if _, err := c.catchUp(on); err == nil {
+			s = c
+		}
+	}
 	l := &s.Loan
 	q := PayoffQuote{LoanID: l.ID, Date: on.Format(DateLayout), Currency: l.Currency}
 	switch l.Status {
@@ -438,7 +542,7 @@ func (s *State) Payoff(on Date) PayoffQuote {
 		q.PenaltyMinor = l.PenaltyReceivableMinor
 		q.FeeMinor = l.FeeReceivableMinor
 		if l.Product == ProductRevolving {
-			q.InterestMinor = l.InterestReceivableMinor + s.projectedAccrual(on)
+			q.InterestMinor = l.InterestReceivableMinor
 		} else {
 			for i, in := range s.Installments {
 				owed := in.InterestMinor
@@ -545,28 +649,13 @@ func (s *State) Repay(amountMinor int64, on Date) (RepayEffect, error) {
 		eff.Entries = append(eff.Entries, EntryDraft{Kind: KindRecovery, Postings: legs(AcctSettlementCash, amountMinor, AcctRecoveries, -amountMinor)})
 		return eff, nil
 	}
-	// Revolving: post interest for days not yet closed, on the balance before
-	// the payment, and bill the statements of those days, as close of
-	// business would have, so the payment counts toward them.
-	if n := s.catchUpDays(on); n > 0 {
-		var posted int64
-		d := l.LastAccrualDate
-		for i := int64(0); i < n; i++ {
-			d = d.AddDate(0, 0, 1)
-			x := l.InterestAccrual.AddDay(l.PrincipalOutstandingMinor, l.APR)
-			posted += x
-			l.InterestReceivableMinor += x
-			if d.Equal(l.NextStatementDate) {
-				if err := s.billStatement(d); err != nil {
-					return RepayEffect{}, err
-				}
-			}
-		}
-		l.LastAccrualDate = d
-		if posted > 0 {
-			eff.Entries = append(eff.Entries, EntryDraft{Kind: KindAccrual, Postings: legs(AcctInterestReceivable, posted, AcctInterestIncome, -posted)})
-		}
+	// Post what close of business has not yet posted for the days before
+	// the payment: revolving interest and statements, penalty interest.
+	entries, err := s.catchUp(on)
+	if err != nil {
+		return RepayEffect{}, err
 	}
+	eff.Entries = append(eff.Entries, entries...)
 	payoff := amountMinor == q.TotalMinor
 	cur := s.currentIndex(on)
 	// The state carryRestOfPeriod compares with: was the current

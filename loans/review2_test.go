@@ -79,7 +79,10 @@ func TestReview2LevelKept(t *testing.T) {
 // 16,092.29 principal). No close of business has run (as in a store whose
 // close of business lags), so any date up to today is open.
 //
-// 2026-02-05: 22,082.29 pays installment 1 (990.00 + 16,092.29, overdue),
+// 2026-02-05: 22,098.16 pays the penalty interest of installment 1's 3 days
+// past due (02-02 .. 02-04: 3 × 16,092.29 × 12% / 365 = 15.87, posted by the
+// payment as close of business would have), installment 1 (990.00 +
+// 16,092.29, overdue),
 // then installment 2's interest earned over 4 of its 28 days: own interest
 // 82,907.71 × 1% = 829.0771 → 829.08, × 4/28 = 118.44; and 5,000.00 −
 // 118.44 = 4,881.56 of its principal. Outstanding 82,907.71 − 4,881.56 =
@@ -94,11 +97,11 @@ func TestReview2LevelKept(t *testing.T) {
 func TestReview2BackdatedPaymentKeepsWhatWasPaid(t *testing.T) {
 	s := reviewTermState(t, 9_900_000, 120000, 6, Annuity, KeepInstallment, "2026-01-01")
 	feb5 := d("2026-02-05")
-	eff, err := s.Repay(2_208_229, feb5)
+	eff, err := s.Repay(2_209_816, feb5)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := eff.Allocation; a.OverdueInterestMinor != 99_000 || a.OverduePrincipalMinor != 1_609_229 ||
+	if a := eff.Allocation; a.PenaltyMinor != 1_587 || a.OverdueInterestMinor != 99_000 || a.OverduePrincipalMinor != 1_609_229 ||
 		a.CurrentInterestMinor != 11_844 || a.CurrentPrincipalMinor != 488_156 {
 		t.Fatalf("allocation on 2026-02-05 %+v", a)
 	}

@@ -192,10 +192,14 @@ type Loan struct {
 	InterestAccrual Accrual `json:"-"`
 	PenaltyAccrual  Accrual `json:"-"`
 	// LastAccrualDate is the last day whose revolving interest is posted.
-	LastAccrualDate   Date      `json:"-"`
-	NextStatementDate Date      `json:"-"`
-	ClosedOn          Date      `json:"-"`
-	CreatedAt         time.Time `json:"created_at"`
+	LastAccrualDate   Date `json:"-"`
+	NextStatementDate Date `json:"-"`
+	// PenaltyThrough is the last day whose penalty interest a repayment
+	// posted ahead of close of business (zero: none); close of business does
+	// not post those days again.
+	PenaltyThrough Date      `json:"-"`
+	ClosedOn       Date      `json:"-"`
+	CreatedAt      time.Time `json:"created_at"`
 }
 
 // OutstandingMinor is everything the merchant owes today (excluding interest

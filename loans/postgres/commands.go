@@ -117,7 +117,7 @@ const loanCols = `id, merchant_id, application_id, product, currency, status, gr
 	disbursed_on, principal_outstanding_minor, interest_receivable_minor, penalty_receivable_minor, fee_receivable_minor,
 	principal_repaid_minor, interest_paid_minor, penalty_paid_minor, charged_off_minor, recovered_minor, dpd, bucket,
 	accrued_total_minor, accrual_residue, penalty_total_minor, penalty_residue, last_accrual_date, next_statement_date,
-	closed_on, created_at`
+	penalty_through, closed_on, created_at`
 
 // loanInsert and loanUpdate are built once from loanCols.
 var loanInsert, loanUpdate = func() (string, string) {
@@ -137,7 +137,7 @@ var loanInsert, loanUpdate = func() (string, string) {
 
 func scanLoan(r pgx.Row) (loans.Loan, error) {
 	var l loans.Loan
-	var disb, lastAcc, nextStmt, closed, created string
+	var disb, lastAcc, nextStmt, penThrough, closed, created string
 	var apr, pen int64
 	var product, status, method, freq, dc, strategy, resched string
 	err := r.Scan(&l.ID, &l.MerchantID, &l.ApplicationID, &product, &l.Currency, &status, &l.Grade, &apr, &pen,
@@ -145,7 +145,7 @@ func scanLoan(r pgx.Row) (loans.Loan, error) {
 		&l.PrincipalMinor, &disb, &l.PrincipalOutstandingMinor, &l.InterestReceivableMinor, &l.PenaltyReceivableMinor,
 		&l.FeeReceivableMinor, &l.PrincipalRepaidMinor, &l.InterestPaidMinor, &l.PenaltyPaidMinor, &l.ChargedOffMinor,
 		&l.RecoveredMinor, &l.DPD, &l.Bucket, &l.InterestAccrual.PostedMinor, &l.InterestAccrual.ResidueSub,
-		&l.PenaltyAccrual.PostedMinor, &l.PenaltyAccrual.ResidueSub, &lastAcc, &nextStmt, &closed, &created)
+		&l.PenaltyAccrual.PostedMinor, &l.PenaltyAccrual.ResidueSub, &lastAcc, &nextStmt, &penThrough, &closed, &created)
 	if err != nil {
 		return l, err
 	}
@@ -153,6 +153,7 @@ func scanLoan(r pgx.Row) (loans.Loan, error) {
 	l.Method, l.Frequency, l.DayCount = loans.Method(method), loans.Frequency(freq), loans.DayCount(dc)
 	l.Strategy, l.Reschedule = loans.Strategy(strategy), loans.RescheduleMode(resched)
 	l.DisbursedOn, l.LastAccrualDate, l.NextStatementDate, l.ClosedOn = parseDate(disb), parseDate(lastAcc), parseDate(nextStmt), parseDate(closed)
+	l.PenaltyThrough = parseDate(penThrough)
 	l.CreatedAt = parseTime(created)
 	return l, nil
 }
@@ -164,7 +165,7 @@ func loanArgs(l *loans.Loan) []any {
 		l.FeeReceivableMinor, l.PrincipalRepaidMinor, l.InterestPaidMinor, l.PenaltyPaidMinor, l.ChargedOffMinor,
 		l.RecoveredMinor, l.DPD, l.Bucket, l.InterestAccrual.PostedMinor, l.InterestAccrual.ResidueSub,
 		l.PenaltyAccrual.PostedMinor, l.PenaltyAccrual.ResidueSub, fmtDate(l.LastAccrualDate), fmtDate(l.NextStatementDate),
-		fmtDate(l.ClosedOn), nowText(l.CreatedAt)}
+		fmtDate(l.PenaltyThrough), fmtDate(l.ClosedOn), nowText(l.CreatedAt)}
 }
 
 // saveLoan inserts (id 0) or updates the loan row and returns its id.
@@ -559,7 +560,7 @@ func (s *Store) Repay(ctx context.Context, cmd loans.Cmd, req loans.RepayRequest
 			return rp, err
 		}
 		before := append([]loans.Installment(nil), rd.inst...)
-		st := loans.State{Loan: l, Installments: rd.inst, Policy: s.policy}
+		st := loans.State{Loan: l, Installments: rd.inst, Policy: s.policy, ClosedThrough: rd.closed}
 		eff, err := st.Repay(req.AmountMinor, on)
 		if err != nil {
 			return rp, err

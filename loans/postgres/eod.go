@@ -239,7 +239,7 @@ func (s *Store) closeDay(ctx context.Context, tx pgx.Tx, d loans.Date) (loans.EO
 	if nOverdue > 0 && e.exec(fmt.Sprintf(`CREATE TEMP TABLE eod_pen ON COMMIT DROP AS SELECT loan_id, x, `+accrualSQL+` AS amt FROM (
 		SELECT loan_id, x, total, `+floorDivSQL+` AS q FROM (
 			SELECT l.id AS loan_id, l.penalty_total_minor AS total, l.penalty_residue + o.od_principal * l.penalty_rate_micro AS x
-			FROM eod_od o JOIN loans l ON l.id = o.loan_id WHERE o.od_principal > 0 AND l.penalty_rate_micro > 0) a) b`, den)) > 0 {
+			FROM eod_od o JOIN loans l ON l.id = o.loan_id WHERE o.od_principal > 0 AND l.penalty_rate_micro > 0 AND l.penalty_through < `+D+`) a) b`, den)) > 0 {
 		r.Penalties = e.post(loans.KindPenalty, "eod_pen", leg{loans.AcctPenaltyReceivable, true, "amt"}, leg{loans.AcctPenaltyIncome, false, "amt"})
 		e.exec(fmt.Sprintf(`UPDATE loans SET penalty_residue = a.x - a.amt * %d, penalty_total_minor = penalty_total_minor + a.amt,
 		penalty_receivable_minor = penalty_receivable_minor + a.amt FROM eod_pen a WHERE loans.id = a.loan_id`, den))

@@ -381,11 +381,11 @@ func (s *Store) PayoffQuote(ctx context.Context, loanID int64, on loans.Date) (l
 		if err != nil {
 			return err
 		}
-		st := loans.State{Loan: l, Installments: inst, Policy: s.policy}
 		closed, err := businessDate(ctx, tx)
 		if err != nil {
 			return err
 		}
+		st := loans.State{Loan: l, Installments: inst, Policy: s.policy, ClosedThrough: closed}
 		if on.IsZero() {
 			// The day a repayment without a value date takes (the open
 			// business day), so that paying the quote settles the loan.

@@ -168,23 +168,24 @@ const loanCols = `id, merchant_id, application_id, product, currency, status, gr
 	disbursed_on, principal_outstanding_minor, interest_receivable_minor, penalty_receivable_minor, fee_receivable_minor,
 	principal_repaid_minor, interest_paid_minor, penalty_paid_minor, charged_off_minor, recovered_minor, dpd, bucket,
 	accrued_total_minor, accrual_residue, penalty_total_minor, penalty_residue, last_accrual_date, next_statement_date,
-	closed_on, created_at`
+	penalty_through, closed_on, created_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanLoan(r scanner) (loans.Loan, error) {
 	var l loans.Loan
-	var disb, lastAcc, nextStmt, closed, created string
+	var disb, lastAcc, nextStmt, penThrough, closed, created string
 	err := r.Scan(&l.ID, &l.MerchantID, &l.ApplicationID, &l.Product, &l.Currency, &l.Status, &l.Grade, &l.APR, &l.PenaltyRate,
 		&l.Method, &l.Frequency, &l.EveryDays, &l.DayCount, &l.TermPeriods, &l.Strategy, &l.Reschedule, &l.InstallmentMinor,
 		&l.PrincipalMinor, &disb, &l.PrincipalOutstandingMinor, &l.InterestReceivableMinor, &l.PenaltyReceivableMinor,
 		&l.FeeReceivableMinor, &l.PrincipalRepaidMinor, &l.InterestPaidMinor, &l.PenaltyPaidMinor, &l.ChargedOffMinor,
 		&l.RecoveredMinor, &l.DPD, &l.Bucket, &l.InterestAccrual.PostedMinor, &l.InterestAccrual.ResidueSub,
-		&l.PenaltyAccrual.PostedMinor, &l.PenaltyAccrual.ResidueSub, &lastAcc, &nextStmt, &closed, &created)
+		&l.PenaltyAccrual.PostedMinor, &l.PenaltyAccrual.ResidueSub, &lastAcc, &nextStmt, &penThrough, &closed, &created)
 	if err != nil {
 		return l, err
 	}
 	l.DisbursedOn, l.LastAccrualDate, l.NextStatementDate, l.ClosedOn = parseDate(disb), parseDate(lastAcc), parseDate(nextStmt), parseDate(closed)
+	l.PenaltyThrough = parseDate(penThrough)
 	l.CreatedAt = parseTime(created)
 	return l, nil
 }
@@ -196,7 +197,7 @@ func loanArgs(l *loans.Loan) []any {
 		l.FeeReceivableMinor, l.PrincipalRepaidMinor, l.InterestPaidMinor, l.PenaltyPaidMinor, l.ChargedOffMinor,
 		l.RecoveredMinor, l.DPD, l.Bucket, l.InterestAccrual.PostedMinor, l.InterestAccrual.ResidueSub,
 		l.PenaltyAccrual.PostedMinor, l.PenaltyAccrual.ResidueSub, fmtDate(l.LastAccrualDate), fmtDate(l.NextStatementDate),
-		fmtDate(l.ClosedOn), nowText(l.CreatedAt)}
+		fmtDate(l.PenaltyThrough), fmtDate(l.ClosedOn), nowText(l.CreatedAt)}
 }
 
 // saveLoan inserts (id 0) or replaces the loan row and returns its id.
@@ -735,8 +736,12 @@ func (s *Store) Repay(ctx context.Context, cmd loans.Cmd, req loans.RepayRequest
 		if err != nil {
 			return rp, err
 		}
+		closed, err := businessDate(tx)
+		if err != nil {
+			return rp, err
+		}
 		before := append([]loans.Installment(nil), inst...)
-		st := loans.State{Loan: l, Installments: inst, Policy: s.policy}
+		st := loans.State{Loan: l, Installments: inst, Policy: s.policy, ClosedThrough: closed}
 		eff, err := st.Repay(req.AmountMinor, on)
 		if err != nil {
 			return rp, err

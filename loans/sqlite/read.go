@@ -328,7 +328,7 @@ func (s *Store) PayoffQuote(ctx context.Context, loanID int64, on loans.Date) (l
 	if err != nil {
 		return loans.PayoffQuote{}, err
 	}
-	st := loans.State{Loan: l, Installments: inst, Policy: s.policy}
+	st := loans.State{Loan: l, Installments: inst, Policy: s.policy, ClosedThrough: closed}
 	if on.IsZero() {
 		// The day a repayment without a value date takes (valueDate).
 		on = s.openDay(closed)

@@ -40,7 +40,8 @@ func init() {
 //	interest  = Σ_{i=1..m} i × 1,000 = 500 × m × (m+1) minor
 //
 // so a quote is one state exactly when principal is a multiple of 100,000
-// and interest is 500·m·(m+1) for that m (m = 0: the paid-off loan, 0 and 0).
+// and interest is 500·m·(m+1) for that m (m = 0: the paid-off loan, 0 and 0),
+// and the penalty is that of those m installments past due (below).
 func testPayoffQuoteIsOneSnapshot(t *testing.T, open Opener) {
 	s, clk := openClock(t, open, "2024-01-15")
 	const loansN = 4
@@ -62,10 +63,29 @@ func testPayoffQuoteIsOneSnapshot(t *testing.T, open Opener) {
 		ids = append(ids, l.ID)
 	}
 	quoteDay := day("2025-06-01")
+	// Close of business never runs here, so a quote counts the penalty
+	// interest of the days past due as it would have posted it: each unpaid
+	// installment j (due 2024-01-15 + j months) has 1,000.00 overdue every
+	// day after its due date through 2025-05-31, at 12% a year; posted day by
+	// day with the residue carried, the total is the exact sum rounded half
+	// to even: round(Σ_j days_j × 100,000 × 0.12 / 365).
+	penalty := func(m int64) int64 {
+		var n int64 // exact penalty × 365,000,000
+		for j := 13 - m; j <= 12; j++ {
+			due := loans.AddMonthsClamped(day("2024-01-15"), int(j))
+			n += (loans.DaysBetween(due, quoteDay) - 1) * 100_000 * 120_000
+		}
+		const den = 365_000_000
+		q, r := n/den, n%den
+		if 2*r > den || (2*r == den && q%2 == 1) {
+			q++
+		}
+		return q
+	}
 	oneState := func(q loans.PayoffQuote) bool {
 		m := q.PrincipalMinor / 100_000
 		return q.PrincipalMinor%100_000 == 0 && m >= 0 && m <= 12 && q.InterestMinor == 500*m*(m+1) &&
-			q.TotalMinor == q.PrincipalMinor+q.InterestMinor
+			q.PenaltyMinor == penalty(m) && q.TotalMinor == q.PrincipalMinor+q.InterestMinor+q.PenaltyMinor
 	}
 	var current atomic.Int64 // the loan being paid
 	current.Store(ids[0])
@@ -478,8 +498,11 @@ func testFutureDatesAreRefused(t *testing.T, open Opener) {
 }
 
 // testPaymentDatedInAnEarlierPeriodIsRefused: with close of business behind
-// (nothing closed, the clock at 2026-02-05), 22,082.29 dated 2026-02-05 pays
-// the 99,000.00 loan's installment 1 (17,082.29, overdue) and 5,000.00 of
+// (nothing closed, the clock at 2026-02-05), 22,098.16 dated 2026-02-05 pays
+// the penalty interest of the 3 days installment 1 was past due (02-02 ..
+// 02-04, posted by the payment as close of business would have: 3 ×
+// 16,092.29 × 12% / 365 = 15.8718 → 15.87), the 99,000.00 loan's
+// installment 1 (17,082.29, overdue) and 5,000.00 of
 // installment 2 (118.44 interest earned over 4 of 28 days, 4,881.56
 // principal). A 1,000.00 payment then dated 2026-01-20, in installment 1's
 // period, would re-amortize from there and drop what installment 2 holds
@@ -489,11 +512,11 @@ func testFutureDatesAreRefused(t *testing.T, open Opener) {
 func testPaymentDatedInAnEarlierPeriodIsRefused(t *testing.T, open Opener) {
 	s := openAt(t, open, "2026-02-05")
 	l := loan99k(t, s)
-	rp, err := s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "feb5"}, loans.RepayRequest{LoanID: l.ID, AmountMinor: 2_208_229, ValueDate: "2026-02-05"})
+	rp, err := s.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "feb5"}, loans.RepayRequest{LoanID: l.ID, AmountMinor: 2_209_816, ValueDate: "2026-02-05"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := rp.Allocation; a.CurrentInterestMinor != 11_844 || a.CurrentPrincipalMinor != 488_156 {
+	if a := rp.Allocation; a.PenaltyMinor != 1_587 || a.CurrentInterestMinor != 11_844 || a.CurrentPrincipalMinor != 488_156 {
 		t.Fatalf("allocation %+v, want 118.44 interest and 4,881.56 principal on installment 2", a)
 	}
 	before := snapshot(t, s)

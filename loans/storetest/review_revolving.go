@@ -25,6 +25,7 @@ func init() {
 	register("ReviewRevolvingEarlierDatedPaymentIsRefused", testReviewRevolvingEarlierDatedPayment)
 	register("ReviewRevolvingGraceLongerThanACycleIsRefused", testReviewRevolvingLongGrace)
 	register("ReviewRevolvingScheduleBalanceAfterIsTheDrawsBalance", testReviewRevolvingBalanceAfter)
+	register("ReviewRevolvingPayoffQuoteCountsPenaltyOfUnclosedDays", testReviewRevolvingPayoffPenaltyUnclosed)
 	// Behaviour found sound.
 	register("ReviewRevolvingCycleDayClampedAt28", testReviewRevolvingCycleDay28)
 	register("ReviewRevolvingBalanceBelowTheFloor", testReviewRevolvingBelowFloor)
@@ -445,4 +446,52 @@ func testReviewRevolvingBalanceAfter(t *testing.T, open Opener) {
 			t.Errorf("statement %d balance_after_minor %d, want %d (36,500.00 drawn, nothing paid)", i+1, got, want)
 		}
 	}
+}
+
+// Was a bug. testReviewRevolvingPayoffPenaltyUnclosed: the loan of
+// rrTwoUnpaid, but close of business has closed only through 2025-03-22 when
+// the merchant asks for a payoff on 03-25. The quote counted interest for the
+// days not yet closed (03-23, 03-24: 2 × 1,000) but not their penalty
+// interest (2 × 72 = 144), so it was 3,734,080, and paying it closed the loan
+// with 1.44 of penalty never charged. Had close of business run on time the
+// quote for the same day would be 3,734,224 (rrTwoUnpaid's balances:
+// 3,650,000 + 83,000 + 1,224).
+//
+// Right: a payoff quote (and what a payment of it settles) does not depend
+// on when the batch ran; the catch-up that counts the unclosed days'
+// interest counts their penalty interest too (Fineract computes penalties up
+// to the transaction date before processing it). Quote 3,734,224; paying it
+// closes the loan, and close of business, reaching those days, posts no
+// penalty again.
+func testReviewRevolvingPayoffPenaltyUnclosed(t *testing.T, open Opener) {
+	s, clk := openClock(t, open, "2025-01-01")
+	line(t, s, "m1", 10_000_000, "0.10")
+	l := rrDraw(t, s, "m1", 3_650_000, "2025-01-01", "draw")
+	// Through 03-22: penalty 02-22 .. 03-21 = 28 × 36 = 1,008, 03-22 = 72:
+	// 1,080; interest 01-01 .. 03-22 = 81 days = 81,000.
+	rrEOD(t, s, clk, "2025-03-22", "2025-03-25")
+	got := rrLoan(t, s, l.ID).Balances()
+	if got.PenaltyReceivableMinor != 1_080 || got.InterestReceivableMinor != 81_000 {
+		t.Fatalf("through 03-22: %+v, want penalty 1,080, interest 81,000", got)
+	}
+	q, err := s.PayoffQuote(ctx, l.ID, day("2025-03-25"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.InterestMinor != 83_000 {
+		t.Fatalf("quote %+v: interest want 83,000 (81,000 + 2 unclosed days)", q)
+	}
+	if q.TotalMinor != 3_734_224 || q.PenaltyMinor != 1_224 {
+		t.Fatalf("payoff quote on 03-25 with close of business 2 days behind: %+v\n"+
+			"want penalty 1,224 and total 3,734,224, the quote on time (the unclosed days' penalty, 144, is missing)", q)
+	}
+	rp := rrMustPay(t, s, "m1", l.ID, q.TotalMinor, "2025-03-25", "payoff")
+	if rp.After.Status != loans.LoanPaidOff || rp.Allocation.PenaltyMinor != 1_224 {
+		t.Fatalf("paying the quote: %+v %+v, want paid off with 1,224 penalty", rp.After, rp.Allocation)
+	}
+	rrEOD(t, s, clk, "2025-03-25", "2025-03-26")
+	if got := rrLoan(t, s, l.ID).Balances(); got.PenaltyReceivableMinor != 0 || got.Status != loans.LoanPaidOff {
+		t.Fatalf("after close of business caught up: %+v, want nothing owed", got)
+	}
+	mustReconcile(t, s)
 }

@@ -11,7 +11,7 @@ import (
 func init() {
 	register("RevolvingStatementCycle", testRevolvingStatementCycle)
 	register("RevolvingStatementOfADayClosedLate", testRevolvingStatementClosedLate)
-	register("RevolvingLateCloseOfBusinessSameAsOnTime", testRevolvingLateCloseSameAsOnTime)
+	register("LateCloseOfBusinessSameAsOnTime", testRevolvingLateCloseSameAsOnTime)
 }
 
 // The revolving cases draw 36,500.00 at 10% a year: one day's interest is
@@ -189,39 +189,50 @@ func testRevolvingStatementClosedLate(t *testing.T, open Opener) {
 	mustReconcile(t, s)
 }
 
-// testRevolvingLateCloseSameAsOnTime: a merchant's revolving draw ends in the
-// same state whether close of business ran on time before each payment or
+// testRevolvingLateCloseSameAsOnTime: a merchant's revolving draw (or term
+// loan) ends in the same state whether close of business ran on time before each payment or
 // lagged behind it: same payoff quotes, allocations, statements, balances,
 // line and ledger totals. Store A closes every day before each payment;
 // store B closes through a random earlier day, so the payment posts the
-// unclosed days' interest and statements itself. Compared while A has
-// nothing past due before a payment (with an overdue statement the two
-// differ by design: days closed after a cure accrue no penalty). Seeded
-// cases rather than rapid's hundred: each case closes about 60 days on two
-// stores.
+// unclosed days' interest, statements and penalty interest itself. Gaps
+// between payments reach 45 days and half the payments are small, so
+// statements fall past due (penalty, DPD, a frozen line) in some cases.
+// Seeded cases rather than rapid's hundred: each case closes about 70 days
+// on two stores.
 func testRevolvingLateCloseSameAsOnTime(t *testing.T, open Opener) {
-	const cases = 8
+	const cases = 10
 	compared := 0
+	pastDue = 0
 	for c := range cases {
 		r := rand.New(rand.NewPCG(uint64(c), 20261125))
 		between := func(lo, hi int64) int64 { return lo + r.Int64N(hi-lo+1) }
 		start := day("2024-01-01").AddDate(0, 0, int(between(0, 60)))
 		apr := loans.Rate(between(0, 600_000))
 		amount := between(1, 5_000_000)
-		if compareLateClose(t, open, c, r, between, start, apr, amount) {
+		// Even cases a revolving draw, odd ones a term loan (its penalty
+		// interest of unclosed days is the same catch-up).
+		var term *loans.Offer
+		if c%2 == 1 {
+			term = &loans.Offer{AmountMinor: amount, APR: apr, TermPeriods: int(between(1, 6))}
+		}
+		if compareLateClose(t, open, c, r, between, start, apr, amount, term) {
 			compared++
 		}
 	}
-	if compared < cases/2 {
-		t.Fatalf("only %d of %d cases compared", compared, cases)
+	if compared < cases/2 || pastDue == 0 {
+		t.Fatalf("only %d of %d cases compared, %d payments on a loan past due", compared, cases, pastDue)
 	}
 }
 
-func compareLateClose(t *testing.T, open Opener, c int, r *rand.Rand, between func(lo, hi int64) int64, start loans.Date, apr loans.Rate, amount int64) bool {
+// pastDue counts the payments testRevolvingLateCloseSameAsOnTime made on a
+// loan past due (a test run is sequential).
+var pastDue int
+
+func compareLateClose(t *testing.T, open Opener, c int, r *rand.Rand, between func(lo, hi int64) int64, start loans.Date, apr loans.Rate, amount int64, term *loans.Offer) bool {
 	t.Helper()
 	fail := func(format string, args ...any) {
 		t.Helper()
-		t.Fatalf("case %d (draw %d at %d µ on %s): "+format, append([]any{c, amount, apr, fmtDate(start)}, args...)...)
+		t.Fatalf("case %d (%d at %d µ on %s): "+format, append([]any{c, amount, apr, fmtDate(start)}, args...)...)
 	}
 	clkA, clkB := &testClock{now: start}, &testClock{now: start}
 	a, b := open(t, loans.Policy{}, clkA.read), open(t, loans.Policy{}, clkB.read)
@@ -232,7 +243,18 @@ func compareLateClose(t *testing.T, open Opener, c int, r *rand.Rand, between fu
 		if _, err := s.UpsertCreditLines(ctx, []loans.CreditLineUpdate{{MerchantID: "m1", Currency: "EUR", LimitMinor: amount, APR: apr}}); err != nil {
 			fail("%v", err)
 		}
-		l, err := s.Draw(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "draw"}, loans.DrawRequest{AmountMinor: amount, Currency: "EUR", On: fmtDate(start)})
+		var l loans.Loan
+		var err error
+		if term == nil {
+			l, err = s.Draw(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "draw"}, loans.DrawRequest{AmountMinor: amount, Currency: "EUR", On: fmtDate(start)})
+		} else {
+			var app loans.Application
+			app, err = s.CreateApplication(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "app"}, loans.Application{Currency: "EUR",
+				AmountMinor: amount, TermPeriods: term.TermPeriods, Decision: loans.DecisionApproved, Offer: term})
+			if err == nil {
+				l, err = s.AcceptApplication(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "acc"}, loans.AcceptRequest{ApplicationID: app.ID, On: fmtDate(start)})
+			}
+		}
 		if err != nil {
 			fail("%v", err)
 		}
@@ -241,14 +263,18 @@ func compareLateClose(t *testing.T, open Opener, c int, r *rand.Rand, between fu
 	closeB := start.AddDate(0, 0, -1) // B's last closed day
 	today := start
 	for p := range int(between(1, 4)) {
-		pay := today.AddDate(0, 0, int(between(1, 25)))
+		pay := today.AddDate(0, 0, int(between(1, 45)))
 		clkA.advance(fmtDate(pay))
 		clkB.advance(fmtDate(pay))
 		if _, err := a.CloseOfBusiness(ctx, pay.AddDate(0, 0, -1), nil); err != nil {
 			fail("%v", err)
 		}
-		if la, err := a.Loan(ctx, ids[0]); err != nil || la.DPD > 0 {
-			return false // past due before the payment: not compared
+		la, err := a.Loan(ctx, ids[0])
+		if err != nil || la.Status != loans.LoanActive {
+			return false // charged off before the payment: not compared
+		}
+		if la.DPD > 0 {
+			pastDue++
 		}
 		lag := between(0, loans.DaysBetween(closeB, pay.AddDate(0, 0, -1)))
 		if through := pay.AddDate(0, 0, -1-int(lag)); through.After(closeB) {
@@ -263,6 +289,9 @@ func compareLateClose(t *testing.T, open Opener, c int, r *rand.Rand, between fu
 			fail("payoff on %s: on time %+v %v, late %+v %v", fmtDate(pay), qa, errA, qb, errB)
 		}
 		amt := between(1, qa.TotalMinor)
+		if r.IntN(2) == 0 {
+			amt = between(1, min(qa.TotalMinor, 20_000))
+		}
 		key := fmt.Sprint("r", p)
 		ra, errA := a.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: key}, loans.RepayRequest{LoanID: ids[0], AmountMinor: amt, ValueDate: fmtDate(pay)})
 		rb, errB := b.Repay(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: key}, loans.RepayRequest{LoanID: ids[1], AmountMinor: amt, ValueDate: fmtDate(pay)})
@@ -312,6 +341,11 @@ func loanView(t *testing.T, s loans.Store, id int64) string {
 	for _, e := range js {
 		for _, p := range e.Postings {
 			totals[p.AccountName] += p.DebitMinor - p.CreditMinor
+		}
+	}
+	for acct, v := range totals {
+		if v == 0 {
+			delete(totals, acct) // touched and netted out: as never touched
 		}
 	}
 	return fmt.Sprintf("balances %+v\nstatements %+v\nline %s drawn %d\njournal %v", l.Balances(), sched, cl.Status, cl.DrawnMinor, totals)
