@@ -570,11 +570,15 @@ type RepayEffect struct {
 // disbursement, or before a payment already posted (refuseEarlierPeriod). A
 // payoff quote checks the same, so it never quotes a figure no payment can
 // settle.
-func (s *State) ValidateValueDate(on Date) error {
+func (s *State) ValidateValueDate(on Date) error { return s.ValidateDate("value_date", on) }
+
+// ValidateDate is ValidateValueDate with the refusal naming field (a payoff
+// quote's parameter is date).
+func (s *State) ValidateDate(field string, on Date) error {
 	if on.Before(Day(s.Loan.DisbursedOn)) {
-		return lend.FieldErrorf("value_date", "%s is before the disbursement date %s", on.Format(DateLayout), s.Loan.DisbursedOn.Format(DateLayout))
+		return lend.FieldErrorf(field, "%s is before the disbursement date %s", on.Format(DateLayout), s.Loan.DisbursedOn.Format(DateLayout))
 	}
-	return s.refuseEarlierPeriod(on)
+	return s.refuseEarlierPeriod(field, on)
 }
 
 // refuseEarlierPeriod refuses a term-loan payment dated in an earlier period
@@ -585,7 +589,7 @@ func (s *State) ValidateValueDate(on Date) error {
 // re-sequenced, so such a payment is refused. Installment j is only paid by
 // a payment dated on or after its period start (on installment cur's due
 // date the carry on cur+1 may be paid, the same day).
-func (s *State) refuseEarlierPeriod(on Date) error {
+func (s *State) refuseEarlierPeriod(field string, on Date) error {
 	if s.Loan.Status != LoanActive {
 		return nil
 	}
@@ -596,7 +600,7 @@ func (s *State) refuseEarlierPeriod(on Date) error {
 		// days were already charged on (30.00 on 18,360.00 six days early at
 		// 10%; helper-39's review).
 		if !on.After(s.Loan.LastAccrualDate) {
-			return lend.FieldErrorf("value_date", "%s: interest through %s is already posted by a later-dated payment; payments are not re-sequenced",
+			return lend.FieldErrorf(field, "%s: interest through %s is already posted by a later-dated payment; payments are not re-sequenced",
 				on.Format(DateLayout), s.Loan.LastAccrualDate.Format(DateLayout))
 		}
 		return nil
@@ -608,7 +612,7 @@ func (s *State) refuseEarlierPeriod(on Date) error {
 	for j := cur + 1; j < len(s.Installments); j++ {
 		in := s.Installments[j]
 		if (in.PrincipalPaidMinor != 0 || in.InterestPaidMinor != 0) && on.Before(s.periodStart(j)) {
-			return lend.FieldErrorf("value_date", "%s is before the period of a payment already posted (installment %d, from %s); payments are not re-sequenced",
+			return lend.FieldErrorf(field, "%s is before the period of a payment already posted (installment %d, from %s); payments are not re-sequenced",
 				on.Format(DateLayout), in.Seq, s.periodStart(j).Format(DateLayout))
 		}
 	}

@@ -82,12 +82,14 @@ type Installment struct {
 // revolving draw whose principal outstanding is outstandingMinor: the
 // principal left once that statement and the earlier ones are paid (a card
 // statement's new balance), not the principal of later statements, which on
-// a draw is only what they billed. Statements are in seq order.
+// a draw is only what they billed. Statements are in seq order. Never
+// negative: a charged-off draw has no principal outstanding but keeps its
+// unpaid statements (helper-40's review: −1,095.00 and −2,190.00 shown).
 func SetRevolvingBalancesAfter(outstandingMinor int64, statements []Installment) {
 	bal := outstandingMinor
 	for i := range statements {
 		bal -= statements[i].PrincipalMinor - statements[i].PrincipalPaidMinor
-		statements[i].BalanceAfterMinor = bal
+		statements[i].BalanceAfterMinor = max(bal, 0)
 	}
 }
 

@@ -397,7 +397,7 @@ func (s *Store) PayoffQuote(ctx context.Context, loanID int64, on loans.Date) (l
 			// not that day's: such a quote would be a figure nothing settles.
 			return lend.FieldErrorf("date", "%s is on or before the last closed business date %s", fmtDate(on), fmtDate(closed))
 		}
-		if err := st.ValidateValueDate(loans.Day(on)); err != nil {
+		if err := st.ValidateDate("date", loans.Day(on)); err != nil {
 			return err
 		}
 		q = st.Payoff(loans.Day(on))
