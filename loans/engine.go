@@ -287,100 +287,110 @@ func (s *State) billStatement(d Date) error {
 }
 
 // catchUp posts on s what close of business has not yet posted for the days
-// before on, as it would have posted it: a revolving draw's interest of those
-// days and the statements they bill (before the payment, so that it counts
-// toward them), then penalty interest on principal overdue on each of those
-// days. It returns the journal entries to post. Payoff runs it on a copy, so
-// a quote and a payment of it agree whether or not close of business ran.
-func (s *State) catchUp(on Date) ([]EntryDraft, error) {
+// before on, day by day in close of business's order (loans/sqlite eod.go
+// closeDay): term installments falling due make their unpaid interest
+// receivable; a revolving draw accrues the day's interest and bills the
+// day's statement (before the payment, so that it counts toward it); penalty
+// interest accrues on the principal overdue that day. It returns the journal
+// entries to post. If on one of those days the loan reaches the charge-off
+// threshold, catching up stops there and chargeOffOn is that day: close of
+// business charges the loan off on it, and a payment must wait for that (it
+// is then a recovery). Payoff runs catchUp on a copy, so a quote and a
+// payment of it agree whether or not close of business ran.
+func (s *State) catchUp(on Date) (entries []EntryDraft, chargeOffOn Date, err error) {
 	l := &s.Loan
-	var entries []EntryDraft
 	if l.Status != LoanActive {
-		return nil, nil
+		return nil, Date{}, nil
 	}
-	// Installments that fell due on those days: their unpaid interest
-	// becomes receivable (close of business's first step).
-	var due int64
-	for i := range s.Installments {
-		in := &s.Installments[i]
-		if !in.Accrued && in.DueDate.Before(on) {
-			in.Accrued = true
-			due += in.InterestMinor - in.InterestPaidMinor
+	p, err := s.Policy.WithDefaults()
+	if err != nil {
+		return nil, Date{}, lend.Wrap(lend.EINTERNAL, err, "loan %d: policy: %v", l.ID, err)
+	}
+	// Days after penFrom have had neither close of business nor a payment's
+	// catch-up: their penalty, delinquency and charge-off are unposted.
+	penFrom := Day(l.DisbursedOn)
+	for _, after := range []Date{s.ClosedThrough, l.PenaltyThrough} {
+		if !after.IsZero() && !after.Before(penFrom) {
+			penFrom = after.AddDate(0, 0, 1)
 		}
 	}
-	if due > 0 {
-		l.InterestReceivableMinor += due
-		entries = append(entries, EntryDraft{Kind: KindInterestDue, Postings: legs(AcctInterestReceivable, due, AcctInterestIncome, -due)})
+	from := penFrom
+	if l.Product == ProductRevolving && l.LastAccrualDate.AddDate(0, 0, 1).Before(from) {
+		from = l.LastAccrualDate.AddDate(0, 0, 1)
 	}
-	if n := s.catchUpDays(on); n > 0 {
-		var posted int64
-		d := l.LastAccrualDate
-		for i := int64(0); i < n; i++ {
-			d = d.AddDate(0, 0, 1)
+	for _, in := range s.Installments {
+		if !in.Accrued && in.DueDate.Before(from) {
+			from = in.DueDate
+		}
+	}
+	var due, accrued, penalty int64
+	for d := from; d.Before(on); d = d.AddDate(0, 0, 1) {
+		for i := range s.Installments {
+			if in := &s.Installments[i]; !in.Accrued && !in.DueDate.After(d) {
+				in.Accrued = true
+				x := in.InterestMinor - in.InterestPaidMinor
+				due += x
+				l.InterestReceivableMinor += x
+			}
+		}
+		if l.Product == ProductRevolving && d.After(l.LastAccrualDate) {
 			x := l.InterestAccrual.AddDay(l.PrincipalOutstandingMinor, l.APR)
-			posted += x
+			accrued += x
 			l.InterestReceivableMinor += x
+			l.LastAccrualDate = d
 			if d.Equal(l.NextStatementDate) {
 				if err := s.billStatement(d); err != nil {
-					return nil, err
+					return nil, Date{}, err
 				}
 			}
 		}
-		l.LastAccrualDate = d
-		if posted > 0 {
-			entries = append(entries, EntryDraft{Kind: KindAccrual, Postings: legs(AcctInterestReceivable, posted, AcctInterestIncome, -posted)})
+		if d.Before(penFrom) {
+			continue
+		}
+		od, oldest := s.overdue(d)
+		if od > 0 && l.PenaltyRate > 0 {
+			x := l.PenaltyAccrual.AddDay(od, l.PenaltyRate)
+			penalty += x
+			l.PenaltyReceivableMinor += x
+		}
+		l.PenaltyThrough = d
+		if !oldest.IsZero() && DaysBetween(oldest, d) >= int64(p.ChargeOffDPD) {
+			chargeOffOn = d
+			break
 		}
 	}
-	if pen := s.catchUpPenalty(on); pen > 0 {
-		entries = append(entries, EntryDraft{Kind: KindPenalty, Postings: legs(AcctPenaltyReceivable, pen, AcctPenaltyIncome, -pen)})
+	for _, e := range []struct {
+		kind          string
+		amount        int64
+		debit, credit Account
+	}{
+		{KindInterestDue, due, AcctInterestReceivable, AcctInterestIncome},
+		{KindAccrual, accrued, AcctInterestReceivable, AcctInterestIncome},
+		{KindPenalty, penalty, AcctPenaltyReceivable, AcctPenaltyIncome},
+	} {
+		if e.amount > 0 {
+			entries = append(entries, EntryDraft{Kind: e.kind, Postings: legs(e.debit, e.amount, e.credit, -e.amount)})
+		}
 	}
-	return entries, nil
+	return entries, chargeOffOn, nil
 }
 
-// catchUpPenalty posts the penalty interest of the days before on that
-// neither close of business (through ClosedThrough) nor an earlier payment
-// (through Loan.PenaltyThrough) has posted: each day, the principal of the
-// installments due before it and not fully paid, at the penalty rate, the
-// residue carried — close of business's penalty step, day by day.
-func (s *State) catchUpPenalty(on Date) int64 {
-	l := &s.Loan
-	if l.Status != LoanActive || l.PenaltyRate <= 0 {
-		return 0
-	}
-	from := Day(l.DisbursedOn)
-	for _, after := range []Date{s.ClosedThrough, l.PenaltyThrough} {
-		if !after.IsZero() && !after.Before(from) {
-			from = after.AddDate(0, 0, 1)
-		}
-	}
-	to := on.AddDate(0, 0, -1)
-	if from.After(to) {
-		return 0
-	}
-	var sum int64
-	for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
-		if od := s.overduePrincipal(d); od > 0 {
-			sum += l.PenaltyAccrual.AddDay(od, l.PenaltyRate)
-		}
-	}
-	l.PenaltyReceivableMinor += sum
-	l.PenaltyThrough = to
-	return sum
-}
-
-// overduePrincipal is the principal of the installments due before day d
-// with anything unpaid, close of business's overdue principal on d.
-func (s *State) overduePrincipal(d Date) int64 {
-	var od int64
+// overdue is close of business's delinquency on day d: the principal of the
+// installments due before d with anything unpaid, and the oldest such
+// installment's due date (zero: none).
+func (s *State) overdue(d Date) (principalMinor int64, oldest Date) {
 	for _, in := range s.Installments {
 		if !in.DueDate.Before(d) {
 			break // in due-date order
 		}
 		if !in.Paid() {
-			od += in.PrincipalMinor - in.PrincipalPaidMinor
+			principalMinor += in.PrincipalMinor - in.PrincipalPaidMinor
+			if oldest.IsZero() {
+				oldest = in.DueDate
+			}
 		}
 	}
-	return od
+	return principalMinor, oldest
 }
 
 // clone is a copy of s whose installments can change without changing s's.
@@ -528,7 +538,14 @@ func (s *State) Payoff(on Date) PayoffQuote {
 	if s.Loan.Status == LoanActive {
 		// What close of business has not posted yet is owed as if it had.
 		c := s.clone()
-		if _, err := c.catchUp(on); err == nil {
+		if _, chargeOffOn, err := c.catchUp(on); err == nil {
+			if !chargeOffOn.IsZero() {
+				// Close of business will charge the loan off: what is then
+				// to recover, as the quote of a charged-off loan shows it.
+				cl := &c.Loan
+				owed := cl.PrincipalOutstandingMinor + cl.InterestReceivableMinor + cl.PenaltyReceivableMinor + cl.FeeReceivableMinor
+				return PayoffQuote{LoanID: cl.ID, Date: on.Format(DateLayout), Currency: cl.Currency, PrincipalMinor: owed, TotalMinor: owed}
+			}
 			s = c
 		}
 	}
@@ -593,6 +610,15 @@ func (s *State) refuseEarlierPeriod(field string, on Date) error {
 	if s.Loan.Status != LoanActive {
 		return nil
 	}
+	if pt := s.Loan.PenaltyThrough; !pt.IsZero() && !on.After(pt) {
+		// A later-dated payment, posted while close of business was behind,
+		// has posted those days' interest falling due, penalty and
+		// delinquency on the balance before it; this payment would repay
+		// what they were charged on (48.46 on 50,000.00 dated six days
+		// before a 1.00 payment; helper-41's review).
+		return lend.FieldErrorf(field, "%s: the days through %s are already posted by a later-dated payment; payments are not re-sequenced",
+			on.Format(DateLayout), pt.Format(DateLayout))
+	}
 	if s.Loan.Product == ProductRevolving {
 		// A payment dated later, posted while close of business was behind,
 		// has posted the interest of the days up to its own date on the
@@ -655,10 +681,17 @@ func (s *State) Repay(amountMinor int64, on Date) (RepayEffect, error) {
 	}
 	// Post what close of business has not yet posted for the days before
 	// the payment: revolving interest and statements, penalty interest.
-	entries, err := s.catchUp(on)
+	// On a copy first: a payment refused here leaves s unchanged.
+	c := s.clone()
+	entries, chargeOffOn, err := c.catchUp(on)
 	if err != nil {
 		return RepayEffect{}, err
 	}
+	if !chargeOffOn.IsZero() {
+		return RepayEffect{}, lend.Errorf(lend.ECONFLICT, "loan %d reaches the charge-off threshold on %s, a day close of business has not closed: "+
+			"run close of business; the payment is then taken as a recovery", l.ID, chargeOffOn.Format(DateLayout))
+	}
+	*s = *c
 	eff.Entries = append(eff.Entries, entries...)
 	payoff := amountMinor == q.TotalMinor
 	cur := s.currentIndex(on)

@@ -56,6 +56,7 @@ func TestReview2LevelKept(t *testing.T) {
 			} else {
 				on = on.AddDate(0, 0, rapid.IntRange(0, 45).Draw(t, "days"))
 			}
+			s.ClosedThrough = on.AddDate(0, 0, -1) // close of business ran through the day before
 			q := s.Payoff(on)
 			amount := rapid.OneOf(rapid.Int64Range(1, q.TotalMinor), rapid.Just(s.Loan.InstallmentMinor)).Draw(t, "amount")
 			amount = max(min(amount, q.TotalMinor), 1)

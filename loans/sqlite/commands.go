@@ -352,6 +352,11 @@ func (s *Store) valueDate(tx *Tx, field, text string) (loans.Date, error) {
 	if err != nil {
 		return loans.Date{}, err
 	}
+	return s.valueDateAfter(closed, field, text)
+}
+
+// valueDateAfter is valueDate given the last closed business date.
+func (s *Store) valueDateAfter(closed loans.Date, field, text string) (loans.Date, error) {
 	if strings.TrimSpace(text) == "" {
 		return s.openDay(closed), nil
 	}
@@ -728,15 +733,15 @@ func (s *Store) Repay(ctx context.Context, cmd loans.Cmd, req loans.RepayRequest
 		if req.Currency != "" && req.Currency != l.Currency {
 			return rp, lend.FieldErrorf("currency", "%s does not match the loan currency %s", req.Currency, l.Currency)
 		}
-		on, err := s.valueDate(tx, "value_date", req.ValueDate)
+		closed, err := businessDate(tx)
+		if err != nil {
+			return rp, err
+		}
+		on, err := s.valueDateAfter(closed, "value_date", req.ValueDate)
 		if err != nil {
 			return rp, err
 		}
 		inst, err := loadInstallments(tx, l.ID)
-		if err != nil {
-			return rp, err
-		}
-		closed, err := businessDate(tx)
 		if err != nil {
 			return rp, err
 		}

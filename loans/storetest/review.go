@@ -43,7 +43,12 @@ func init() {
 // and interest is 500·m·(m+1) for that m (m = 0: the paid-off loan, 0 and 0),
 // and the penalty is that of those m installments past due (below).
 func testPayoffQuoteIsOneSnapshot(t *testing.T, open Opener) {
-	s, clk := openClock(t, open, "2024-01-15")
+	// Close of business never runs and the quote day is 472 days after the
+	// first due date: the longest charge-off threshold keeps the unpaid
+	// loans active in the quotes (a quote past the threshold is what will be
+	// to recover; ReviewDb4438aPayoffAcrossUnclosedChargeOffDay).
+	clk := &testClock{now: day("2024-01-15")}
+	s := open(t, loans.Policy{ChargeOffDPD: loans.MaxChargeOffDPD}, clk.read)
 	const loansN = 4
 	var ids []int64
 	for i := range loansN {
