@@ -48,11 +48,11 @@ func testReview9fbb2e5ChargedOffBalanceAfter(t *testing.T, open Opener) {
 	s, clk := rrOpen(t, open, loans.Policy{ChargeOffDPD: 30}, "2025-01-01")
 	line(t, s, "m1", 10_000_000, "0.10")
 	l := rrDraw(t, s, "m1", 3_650_000, "2025-01-01", "draw")
-	rrEOD(t, s, clk, "2025-03-23", "2025-03-24")
+	closeThrough(t, s, clk, "2025-03-23", "2025-03-24")
 	if got := rrLoan(t, s, l.ID); got.Status != loans.LoanChargedOff || got.PrincipalOutstandingMinor != 0 {
 		t.Fatalf("on 03-23: %s principal %d, want charged_off, 0", got.Status, got.PrincipalOutstandingMinor)
 	}
-	rrWantStatements(t, s, l.ID, rrStmt{"2025-02-21", 109_500, 32_000, 0, 0}, rrStmt{"2025-03-21", 109_500, 28_000, 0, 0})
+	wantStatements(t, s, l.ID, statement{"2025-02-21", 109_500, 32_000, 0, 0}, statement{"2025-03-21", 109_500, 28_000, 0, 0})
 	sched, err := s.Schedule(ctx, l.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -312,7 +312,7 @@ func testReviewDb4438aRevolvingEveryStrategy(t *testing.T, open Opener) {
 			l := rrDraw(t, s, "m1", 3_650_000, "2025-01-01", "draw")
 			clk.advance("2025-03-25")
 			if closed != "" {
-				rrEOD(t, s, clk, closed, "2025-03-25")
+				closeThrough(t, s, clk, closed, "2025-03-25")
 			}
 			q, err := s.PayoffQuote(ctx, l.ID, day("2025-03-25"))
 			if err != nil {
@@ -325,7 +325,7 @@ func testReviewDb4438aRevolvingEveryStrategy(t *testing.T, open Opener) {
 			if rp.After.Status != loans.LoanPaidOff {
 				t.Fatalf("%s: paying the quote: %+v %+v", st, rp.After, rp.Allocation)
 			}
-			rrEOD(t, s, clk, "2025-03-30", "2025-03-31")
+			closeThrough(t, s, clk, "2025-03-30", "2025-03-31")
 			if got := rrLoan(t, s, l.ID).Balances(); got != (loans.LoanBalances{Status: loans.LoanPaidOff}) {
 				t.Fatalf("%s: after close of business: %+v", st, got)
 			}

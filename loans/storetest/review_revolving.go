@@ -49,15 +49,6 @@ func rrDraw(t *testing.T, s loans.Store, merchant string, amountMinor int64, on,
 	return l
 }
 
-// rrEOD moves the clock to today and closes the business days through through.
-func rrEOD(t *testing.T, s loans.Store, clk *testClock, through, today string) {
-	t.Helper()
-	clk.advance(today)
-	if _, err := s.CloseOfBusiness(ctx, day(through), nil); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func rrPay(s loans.Store, merchant string, loanID, amountMinor int64, on, key string) (loans.Repayment, error) {
 	return s.Repay(ctx, loans.Cmd{MerchantID: merchant, IdempotencyKey: key}, loans.RepayRequest{LoanID: loanID, AmountMinor: amountMinor, ValueDate: on})
 }
@@ -78,32 +69,6 @@ func rrLoan(t *testing.T, s loans.Store, id int64) *loans.Loan {
 		t.Fatal(err)
 	}
 	return &l
-}
-
-// rrStmt is what a statement bills and what is paid of it.
-type rrStmt struct {
-	due                               string
-	principal, interest, pPaid, iPaid int64
-}
-
-func rrWantStatements(t *testing.T, s loans.Store, loanID int64, want ...rrStmt) {
-	t.Helper()
-	got, err := s.Schedule(ctx, loanID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g []rrStmt
-	for _, in := range got {
-		g = append(g, rrStmt{fmtDate(in.DueDate), in.PrincipalMinor, in.InterestMinor, in.PrincipalPaidMinor, in.InterestPaidMinor})
-	}
-	if len(g) != len(want) {
-		t.Fatalf("statements %+v, want %+v", g, want)
-	}
-	for i := range want {
-		if g[i] != want[i] {
-			t.Fatalf("statement %d = %+v, want %+v (all: %+v)", i+1, g[i], want[i], g)
-		}
-	}
 }
 
 func rrLine(t *testing.T, s loans.Store, merchant string) loans.CreditLine {
@@ -130,8 +95,8 @@ func rrTwoUnpaid(t *testing.T, s loans.Store, clk *testClock) loans.Loan {
 	t.Helper()
 	line(t, s, "m1", 10_000_000, "0.10")
 	l := rrDraw(t, s, "m1", 3_650_000, "2025-01-01", "draw")
-	rrEOD(t, s, clk, "2025-03-24", "2025-03-25")
-	rrWantStatements(t, s, l.ID, rrStmt{"2025-02-21", 109_500, 32_000, 0, 0}, rrStmt{"2025-03-21", 109_500, 28_000, 0, 0})
+	closeThrough(t, s, clk, "2025-03-24", "2025-03-25")
+	wantStatements(t, s, l.ID, statement{"2025-02-21", 109_500, 32_000, 0, 0}, statement{"2025-03-21", 109_500, 28_000, 0, 0})
 	got := rrLoan(t, s, l.ID).Balances()
 	want := loans.LoanBalances{Status: loans.LoanActive, PrincipalOutstandingMinor: 3_650_000, InterestReceivableMinor: 83_000,
 		PenaltyReceivableMinor: 1_224, DPD: 31}
@@ -209,7 +174,7 @@ func testReviewRevolvingEarlierDatedPayment(t *testing.T, open Opener) {
 	s, clk := openClock(t, open, "2025-01-01")
 	line(t, s, "m1", 10_000_000, "0.10")
 	l := rrDraw(t, s, "m1", 3_650_000, "2025-01-01", "draw")
-	rrEOD(t, s, clk, "2025-01-10", "2025-01-18")
+	closeThrough(t, s, clk, "2025-01-10", "2025-01-18")
 	rp := rrMustPay(t, s, "m1", l.ID, 17_000, "2025-01-18", "later")
 	if rp.Allocation.UnbilledInterestMinor != 17_000 {
 		t.Fatalf("01-18 payment %+v, want 17,000 unbilled interest (01-01 .. 01-17)", rp.Allocation)
@@ -258,8 +223,8 @@ func testReviewRevolvingLongGrace(t *testing.T, open Opener) {
 	s, clk := rrOpen(t, open, loans.Policy{StatementGraceDays: 27}, "2025-01-28")
 	line(t, s, "m1", 10_000_000, "0.10")
 	l := rrDraw(t, s, "m1", 3_650_000, "2025-01-28", "draw")
-	rrEOD(t, s, clk, "2025-03-28", "2025-03-29")
-	rrWantStatements(t, s, l.ID, rrStmt{"2025-03-27", 109_500, 32_000, 0, 0}, rrStmt{"2025-04-24", 109_500, 28_000, 0, 0})
+	closeThrough(t, s, clk, "2025-03-28", "2025-03-29")
+	wantStatements(t, s, l.ID, statement{"2025-03-27", 109_500, 32_000, 0, 0}, statement{"2025-04-24", 109_500, 28_000, 0, 0})
 	q, err := s.PayoffQuote(ctx, l.ID, day("2025-03-29"))
 	if err != nil {
 		t.Fatal(err)
@@ -297,15 +262,15 @@ func testReviewRevolvingCycleDay28(t *testing.T, open Opener) {
 	s, clk := openClock(t, open, "2025-01-31")
 	line(t, s, "m1", 10_000_000, "0.10")
 	l := rrDraw(t, s, "m1", 3_650_000, "2025-01-31", "draw")
-	rrEOD(t, s, clk, "2025-02-28", "2025-03-01")
-	rrWantStatements(t, s, l.ID, rrStmt{"2025-03-20", 109_500, 29_000, 0, 0})
-	rrEOD(t, s, clk, "2025-03-19", "2025-03-20")
+	closeThrough(t, s, clk, "2025-02-28", "2025-03-01")
+	wantStatements(t, s, l.ID, statement{"2025-03-20", 109_500, 29_000, 0, 0})
+	closeThrough(t, s, clk, "2025-03-19", "2025-03-20")
 	rp := rrMustPay(t, s, "m1", l.ID, 138_500, "2025-03-20", "due")
 	if rp.Allocation.CurrentInterestMinor != 29_000 || rp.Allocation.CurrentPrincipalMinor != 109_500 {
 		t.Fatalf("payment on the due date %+v, want 29,000 + 109,500 current", rp.Allocation)
 	}
-	rrEOD(t, s, clk, "2025-03-28", "2025-03-29")
-	rrWantStatements(t, s, l.ID, rrStmt{"2025-03-20", 109_500, 29_000, 109_500, 29_000}, rrStmt{"2025-04-17", 106_215, 27_730, 0, 0})
+	closeThrough(t, s, clk, "2025-03-28", "2025-03-29")
+	wantStatements(t, s, l.ID, statement{"2025-03-20", 109_500, 29_000, 109_500, 29_000}, statement{"2025-04-17", 106_215, 27_730, 0, 0})
 	if got := rrLoan(t, s, l.ID); got.DPD != 0 || got.PenaltyReceivableMinor != 0 {
 		t.Fatalf("paid on its due date: DPD %d penalty %d, want 0, 0", got.DPD, got.PenaltyReceivableMinor)
 	}
@@ -314,8 +279,8 @@ func testReviewRevolvingCycleDay28(t *testing.T, open Opener) {
 	s2, clk2 := openClock(t, open, "2028-02-29")
 	line(t, s2, "m1", 10_000_000, "0.10")
 	l2 := rrDraw(t, s2, "m1", 3_650_000, "2028-02-29", "draw")
-	rrEOD(t, s2, clk2, "2028-03-28", "2028-03-29")
-	rrWantStatements(t, s2, l2.ID, rrStmt{"2028-04-17", 109_500, 29_000, 0, 0})
+	closeThrough(t, s2, clk2, "2028-03-28", "2028-03-29")
+	wantStatements(t, s2, l2.ID, statement{"2028-04-17", 109_500, 29_000, 0, 0})
 }
 
 // testReviewRevolvingBelowFloor: 20.00 drawn at 10% on 2025-01-01, below the
@@ -333,15 +298,15 @@ func testReviewRevolvingBelowFloor(t *testing.T, open Opener) {
 	s, clk := openClock(t, open, "2025-01-01")
 	line(t, s, "m1", 10_000_000, "0.10")
 	l := rrDraw(t, s, "m1", 2_000, "2025-01-01", "draw")
-	rrEOD(t, s, clk, "2025-02-01", "2025-02-02")
-	rrWantStatements(t, s, l.ID, rrStmt{"2025-02-21", 2_000, 18, 0, 0})
-	rrEOD(t, s, clk, "2025-02-20", "2025-02-21")
+	closeThrough(t, s, clk, "2025-02-01", "2025-02-02")
+	wantStatements(t, s, l.ID, statement{"2025-02-21", 2_000, 18, 0, 0})
+	closeThrough(t, s, clk, "2025-02-20", "2025-02-21")
 	rp := rrMustPay(t, s, "m1", l.ID, 2_018, "2025-02-21", "s1")
 	if rp.After.Status != loans.LoanActive || rp.After.PrincipalOutstandingMinor != 0 || rp.After.InterestReceivableMinor != 10 {
 		t.Fatalf("after statement 1: %+v, want active, principal 0, interest 10", rp.After)
 	}
-	rrEOD(t, s, clk, "2025-03-01", "2025-03-02")
-	rrWantStatements(t, s, l.ID, rrStmt{"2025-02-21", 2_000, 18, 2_000, 18}, rrStmt{"2025-03-21", 0, 10, 0, 0})
+	closeThrough(t, s, clk, "2025-03-01", "2025-03-02")
+	wantStatements(t, s, l.ID, statement{"2025-02-21", 2_000, 18, 2_000, 18}, statement{"2025-03-21", 0, 10, 0, 0})
 	rp = rrMustPay(t, s, "m1", l.ID, 10, "2025-03-02", "s2")
 	if rp.After.Status != loans.LoanPaidOff {
 		t.Fatalf("after statement 2: %+v, want paid off", rp.After)
@@ -374,7 +339,7 @@ func testReviewRevolvingTwoUnpaidThenPayoff(t *testing.T, open Opener) {
 	if cl := rrLine(t, s, "m1"); cl.DrawnMinor != 0 || cl.Status != loans.LineActive {
 		t.Fatalf("line %s drawn %d, want active, 0", cl.Status, cl.DrawnMinor)
 	}
-	rrEOD(t, s, clk, "2025-03-26", "2025-03-27")
+	closeThrough(t, s, clk, "2025-03-26", "2025-03-27")
 	if got := rrLoan(t, s, l.ID).Balances(); got != (loans.LoanBalances{Status: loans.LoanPaidOff}) {
 		t.Fatalf("paid-off draw after close of business: %+v", got)
 	}
@@ -393,11 +358,11 @@ func testReviewRevolvingChargeOff(t *testing.T, open Opener) {
 	s, clk := rrOpen(t, open, loans.Policy{ChargeOffDPD: 30}, "2025-01-01")
 	line(t, s, "m1", 10_000_000, "0.10")
 	l := rrDraw(t, s, "m1", 3_650_000, "2025-01-01", "draw")
-	rrEOD(t, s, clk, "2025-03-22", "2025-03-23")
+	closeThrough(t, s, clk, "2025-03-22", "2025-03-23")
 	if got := rrLoan(t, s, l.ID); got.Status != loans.LoanActive || got.DPD != 29 {
 		t.Fatalf("on 03-22: %s DPD %d, want active, 29", got.Status, got.DPD)
 	}
-	rrEOD(t, s, clk, "2025-03-23", "2025-03-24")
+	closeThrough(t, s, clk, "2025-03-23", "2025-03-24")
 	got := rrLoan(t, s, l.ID)
 	if got.Status != loans.LoanChargedOff || got.ChargedOffMinor != 3_733_152 || got.PrincipalOutstandingMinor != 0 {
 		t.Fatalf("on 03-23: %s charged off %d principal %d, want charged_off 3,733,152, 0", got.Status, got.ChargedOffMinor, got.PrincipalOutstandingMinor)
@@ -469,7 +434,7 @@ func testReviewRevolvingPayoffPenaltyUnclosed(t *testing.T, open Opener) {
 	l := rrDraw(t, s, "m1", 3_650_000, "2025-01-01", "draw")
 	// Through 03-22: penalty 02-22 .. 03-21 = 28 × 36 = 1,008, 03-22 = 72:
 	// 1,080; interest 01-01 .. 03-22 = 81 days = 81,000.
-	rrEOD(t, s, clk, "2025-03-22", "2025-03-25")
+	closeThrough(t, s, clk, "2025-03-22", "2025-03-25")
 	got := rrLoan(t, s, l.ID).Balances()
 	if got.PenaltyReceivableMinor != 1_080 || got.InterestReceivableMinor != 81_000 {
 		t.Fatalf("through 03-22: %+v, want penalty 1,080, interest 81,000", got)
@@ -489,7 +454,7 @@ func testReviewRevolvingPayoffPenaltyUnclosed(t *testing.T, open Opener) {
 	if rp.After.Status != loans.LoanPaidOff || rp.Allocation.PenaltyMinor != 1_224 {
 		t.Fatalf("paying the quote: %+v %+v, want paid off with 1,224 penalty", rp.After, rp.Allocation)
 	}
-	rrEOD(t, s, clk, "2025-03-25", "2025-03-26")
+	closeThrough(t, s, clk, "2025-03-25", "2025-03-26")
 	if got := rrLoan(t, s, l.ID).Balances(); got.PenaltyReceivableMinor != 0 || got.Status != loans.LoanPaidOff {
 		t.Fatalf("after close of business caught up: %+v, want nothing owed", got)
 	}
