@@ -120,6 +120,12 @@ func AppendInstallmentsJSON(b []byte, s []Installment) (_ []byte, ok bool) {
 		if in.CarriedInterestMinor != 0 {
 			b = appendInt(b, `,"carried_interest_minor":`, in.CarriedInterestMinor)
 		}
+		if in.PenaltyMinor != 0 {
+			b = appendInt(b, `,"penalty_minor":`, in.PenaltyMinor)
+		}
+		if in.PenaltyPaidMinor != 0 {
+			b = appendInt(b, `,"penalty_paid_minor":`, in.PenaltyPaidMinor)
+		}
 		b = append(b, '}')
 	}
 	return append(b, ']'), true

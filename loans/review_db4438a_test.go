@@ -145,7 +145,7 @@ func TestReviewDb4438aQuotePaidClosesAndPenaltyOnce(t *testing.T) {
 						}
 						if od := reviewDb4438aOverdue(s, dd); od > 0 && s.Loan.PenaltyRate > 0 {
 							x := s.Loan.PenaltyAccrual.AddDay(od, s.Loan.PenaltyRate)
-							s.Loan.PenaltyReceivableMinor += x
+							chargePenalty(s, x, dd)
 							posted += x
 						}
 					}

@@ -76,6 +76,13 @@ type Installment struct {
 	// Shown (when not zero) so a merchant can see why an installment's
 	// interest is above the period's own.
 	CarriedInterestMinor int64 `json:"carried_interest_minor,omitempty"`
+	// PenaltyMinor is the penalty interest charged to this installment:
+	// each day's penalty on the principal overdue that day is charged to the
+	// oldest installment overdue (the one the DPD counts from), so the
+	// installment's unpaid total is what cures it (docs/LOANS.md).
+	// PenaltyPaidMinor is the part of it paid. Both absent when zero.
+	PenaltyMinor     int64 `json:"penalty_minor,omitempty"`
+	PenaltyPaidMinor int64 `json:"penalty_paid_minor,omitempty"`
 }
 
 // SetRevolvingBalancesAfter sets each statement's BalanceAfterMinor on a
@@ -96,9 +103,20 @@ func SetRevolvingBalancesAfter(outstandingMinor int64, statements []Installment)
 // TotalMinor is the installment's scheduled amount.
 func (in Installment) TotalMinor() int64 { return in.PrincipalMinor + in.InterestMinor }
 
-// Paid reports whether the installment is fully paid.
+// Paid reports whether the installment is fully paid: principal, interest
+// and the penalty charged to it. An unpaid penalty keeps it past due, as an
+// unpaid installment charge does in Fineract.
 func (in Installment) Paid() bool {
-	return in.PrincipalPaidMinor >= in.PrincipalMinor && in.InterestPaidMinor >= in.InterestMinor
+	return in.PrincipalPaidMinor >= in.PrincipalMinor && in.InterestPaidMinor >= in.InterestMinor &&
+		in.PenaltyPaidMinor >= in.PenaltyMinor
+}
+
+// UnpaidMinor is what is left to pay of the installment as it stands:
+// principal, interest and penalty (a term installment's interest before its
+// due date is the scheduled interest; a payment then takes only what is
+// earned, docs/LOANS.md).
+func (in Installment) UnpaidMinor() int64 {
+	return in.PrincipalMinor - in.PrincipalPaidMinor + in.InterestMinor - in.InterestPaidMinor + in.PenaltyMinor - in.PenaltyPaidMinor
 }
 
 // Validate checks terms and returns an EINVALID error naming the field.

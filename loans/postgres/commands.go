@@ -195,7 +195,7 @@ func loadLoan(ctx context.Context, q querier, id int64, forUpdate bool) (loans.L
 
 func loadInstallments(ctx context.Context, q querier, loanID int64) ([]loans.Installment, error) {
 	rows, err := q.Query(ctx, `SELECT seq, due_date, principal_minor, interest_minor, principal_paid_minor, interest_paid_minor, accrued,
-		carried_interest_minor FROM installments WHERE loan_id = $1 ORDER BY seq`, loanID)
+		carried_interest_minor, penalty_minor, penalty_paid_minor FROM installments WHERE loan_id = $1 ORDER BY seq`, loanID)
 	if err != nil {
 		return nil, internal(err, "load installments")
 	}
@@ -212,7 +212,8 @@ func scanInstallments(rows pgx.Rows) ([]loans.Installment, error) {
 		var in loans.Installment
 		var due string
 		var seq, accrued int32
-		if err := rows.Scan(&seq, &due, &in.PrincipalMinor, &in.InterestMinor, &in.PrincipalPaidMinor, &in.InterestPaidMinor, &accrued, &in.CarriedInterestMinor); err != nil {
+		if err := rows.Scan(&seq, &due, &in.PrincipalMinor, &in.InterestMinor, &in.PrincipalPaidMinor, &in.InterestPaidMinor, &accrued, &in.CarriedInterestMinor,
+			&in.PenaltyMinor, &in.PenaltyPaidMinor); err != nil {
 			return nil, internal(err, "scan installment")
 		}
 		in.Seq = int(seq)
@@ -254,11 +255,14 @@ func queueInstallments(b *pgx.Batch, loanID int64, before, after []loans.Install
 			continue
 		}
 		b.Queue(`INSERT INTO installments (loan_id, seq, due_date, principal_minor, interest_minor, principal_paid_minor,
-			interest_paid_minor, accrued, carried_interest_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (loan_id, seq) DO UPDATE SET
+			interest_paid_minor, accrued, carried_interest_minor, penalty_minor, penalty_paid_minor)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (loan_id, seq) DO UPDATE SET
 			due_date = excluded.due_date, principal_minor = excluded.principal_minor, interest_minor = excluded.interest_minor,
 			principal_paid_minor = excluded.principal_paid_minor, interest_paid_minor = excluded.interest_paid_minor, accrued = excluded.accrued,
-			carried_interest_minor = excluded.carried_interest_minor`,
-			loanID, in.Seq, fmtDate(in.DueDate), in.PrincipalMinor, in.InterestMinor, in.PrincipalPaidMinor, in.InterestPaidMinor, accruedOf(in), in.CarriedInterestMinor)
+			carried_interest_minor = excluded.carried_interest_minor, penalty_minor = excluded.penalty_minor,
+			penalty_paid_minor = excluded.penalty_paid_minor`,
+			loanID, in.Seq, fmtDate(in.DueDate), in.PrincipalMinor, in.InterestMinor, in.PrincipalPaidMinor, in.InterestPaidMinor, accruedOf(in), in.CarriedInterestMinor,
+			in.PenaltyMinor, in.PenaltyPaidMinor)
 	}
 	for seq := range old {
 		b.Queue(`DELETE FROM installments WHERE loan_id = $1 AND seq = $2`, loanID, seq)
@@ -617,7 +621,7 @@ func readForRepay(ctx context.Context, tx pgx.Tx, loanID int64) (repayRead, erro
 	b.Queue(`SELECT `+loanCols+` FROM loans WHERE id = $1 FOR UPDATE`, loanID)
 	b.Queue(`SELECT coalesce((SELECT value FROM loans_meta WHERE key = 'business_date'), '')`)
 	b.Queue(`SELECT seq, due_date, principal_minor, interest_minor, principal_paid_minor, interest_paid_minor, accrued,
-		carried_interest_minor FROM installments WHERE loan_id = $1 ORDER BY seq`, loanID)
+		carried_interest_minor, penalty_minor, penalty_paid_minor FROM installments WHERE loan_id = $1 ORDER BY seq`, loanID)
 	b.Queue(`SELECT nextval(pg_get_serial_sequence('repayments', 'id'))`)
 	br := tx.SendBatch(ctx, &b)
 	defer br.Close()

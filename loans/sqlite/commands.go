@@ -276,7 +276,7 @@ func loadInstallments(q interface {
 	Query(string, ...any) (*sql.Rows, error)
 }, loanID int64) ([]loans.Installment, error) {
 	rows, err := q.Query(`SELECT seq, due_date, principal_minor, interest_minor, principal_paid_minor, interest_paid_minor, accrued,
-		carried_interest_minor FROM installments WHERE loan_id = ? ORDER BY seq`, loanID)
+		carried_interest_minor, penalty_minor, penalty_paid_minor FROM installments WHERE loan_id = ? ORDER BY seq`, loanID)
 	if err != nil {
 		return nil, internal(err, "load installments")
 	}
@@ -286,7 +286,8 @@ func loadInstallments(q interface {
 	for rows.Next() {
 		var in loans.Installment
 		var due string
-		if err := rows.Scan(&in.Seq, &due, &in.PrincipalMinor, &in.InterestMinor, &in.PrincipalPaidMinor, &in.InterestPaidMinor, &in.Accrued, &in.CarriedInterestMinor); err != nil {
+		if err := rows.Scan(&in.Seq, &due, &in.PrincipalMinor, &in.InterestMinor, &in.PrincipalPaidMinor, &in.InterestPaidMinor, &in.Accrued, &in.CarriedInterestMinor,
+			&in.PenaltyMinor, &in.PenaltyPaidMinor); err != nil {
 			return nil, internal(err, "scan installment")
 		}
 		in.DueDate, in.DueDateText = parseDate(due), due
@@ -316,8 +317,10 @@ func saveInstallments(tx *Tx, loanID int64, before, after []loans.Installment) e
 			continue
 		}
 		if _, err := tx.Exec(`INSERT OR REPLACE INTO installments (loan_id, seq, due_date, principal_minor, interest_minor,
-			principal_paid_minor, interest_paid_minor, accrued, carried_interest_minor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, loanID, in.Seq,
-			fmtDate(in.DueDate), in.PrincipalMinor, in.InterestMinor, in.PrincipalPaidMinor, in.InterestPaidMinor, in.Accrued, in.CarriedInterestMinor); err != nil {
+			principal_paid_minor, interest_paid_minor, accrued, carried_interest_minor, penalty_minor, penalty_paid_minor)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, loanID, in.Seq,
+			fmtDate(in.DueDate), in.PrincipalMinor, in.InterestMinor, in.PrincipalPaidMinor, in.InterestPaidMinor, in.Accrued, in.CarriedInterestMinor,
+			in.PenaltyMinor, in.PenaltyPaidMinor); err != nil {
 			return internal(err, "save installment")
 		}
 	}

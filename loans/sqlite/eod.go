@@ -220,23 +220,27 @@ func (s *Store) closeDay(tx *Tx, d loans.Date) (loans.EODReport, error) {
 
 	// 4. Delinquency: DPD from the oldest unpaid installment due before today.
 	e.exec(`DROP TABLE IF EXISTS temp.eod_od`)
-	e.exec(`CREATE TEMP TABLE eod_od AS SELECT i.loan_id, min(i.due_date) AS oldest, sum(i.principal_minor - i.principal_paid_minor) AS od_principal
+	e.exec(`CREATE TEMP TABLE eod_od AS SELECT i.loan_id, min(i.due_date) AS oldest, min(i.seq) AS oldest_seq,
+		sum(i.principal_minor - i.principal_paid_minor) AS od_principal
 		FROM installments i JOIN loans l ON l.id = i.loan_id
-		WHERE i.due_date < ? AND (i.principal_paid_minor < i.principal_minor OR i.interest_paid_minor < i.interest_minor) AND l.status = 'active'
+		WHERE i.due_date < ? AND (i.principal_paid_minor < i.principal_minor OR i.interest_paid_minor < i.interest_minor OR i.penalty_paid_minor < i.penalty_minor) AND l.status = 'active'
 		GROUP BY i.loan_id`, D)
 	e.exec(`UPDATE loans SET dpd = o.dpd, bucket = `+fmt.Sprintf(bucketSQL, "o.dpd")+` FROM
 		(SELECT loan_id, CAST(julianday(?) - julianday(oldest) AS INTEGER) AS dpd FROM eod_od) o WHERE loans.id = o.loan_id`, D)
 	e.exec(`UPDATE loans SET dpd = 0, bucket = 'current' WHERE dpd > 0 AND status = 'active' AND id NOT IN (SELECT loan_id FROM eod_od)`)
 
-	// 5. Penalty interest on overdue principal, residue carried like accrual.
+	// 5. Penalty interest on overdue principal, residue carried like accrual,
+	// charged to the oldest installment overdue (the one DPD counts from).
 	e.exec(`DROP TABLE IF EXISTS temp.eod_pen`)
-	e.exec(fmt.Sprintf(`CREATE TEMP TABLE eod_pen AS SELECT loan_id, x, `+accrualSQL+` AS amt FROM (
-		SELECT loan_id, x, total, `+floorDivSQL+` AS q FROM (
-			SELECT l.id AS loan_id, l.penalty_total_minor AS total, l.penalty_residue + o.od_principal * l.penalty_rate_micro AS x
+	e.exec(fmt.Sprintf(`CREATE TEMP TABLE eod_pen AS SELECT loan_id, oldest_seq, x, `+accrualSQL+` AS amt FROM (
+		SELECT loan_id, oldest_seq, x, total, `+floorDivSQL+` AS q FROM (
+			SELECT l.id AS loan_id, o.oldest_seq, l.penalty_total_minor AS total, l.penalty_residue + o.od_principal * l.penalty_rate_micro AS x
 			FROM eod_od o JOIN loans l ON l.id = o.loan_id WHERE o.od_principal > 0 AND l.penalty_rate_micro > 0 AND l.penalty_through < ?))`, den), D)
 	r.Penalties = e.post(loans.KindPenalty, "eod_pen", leg{loans.AcctPenaltyReceivable, true, "amt"}, leg{loans.AcctPenaltyIncome, false, "amt"})
 	e.exec(fmt.Sprintf(`UPDATE loans SET penalty_residue = a.x - a.amt * %d, penalty_total_minor = penalty_total_minor + a.amt,
 		penalty_receivable_minor = penalty_receivable_minor + a.amt FROM eod_pen a WHERE loans.id = a.loan_id`, den))
+	e.exec(`UPDATE installments SET penalty_minor = penalty_minor + a.amt FROM eod_pen a
+		WHERE installments.loan_id = a.loan_id AND installments.seq = a.oldest_seq AND a.amt > 0`)
 
 	// 6. Charge-off at the policy's DPD: principal and receivables written off.
 	e.exec(`DROP TABLE IF EXISTS temp.eod_co`)
@@ -370,6 +374,19 @@ func reconcileIn(tx connReader) (loans.ReconcileReport, error) {
 			var id, p, sched int64
 			err := rows.Scan(&id, &p, &sched)
 			add("loan %d: principal outstanding %d but the schedule carries %d", id, p, sched)
+			return err
+		}},
+		// Penalty is charged to installments (docs/LOANS.md): an active loan's
+		// receivable is what its installments have unpaid.
+		{`SELECT loan_id, sum(pen), sum(sched) FROM (
+			SELECT id AS loan_id, penalty_receivable_minor AS pen, 0 AS sched FROM loans WHERE status = 'active'
+			UNION ALL
+			SELECT i.loan_id, 0, i.penalty_minor - i.penalty_paid_minor FROM installments i JOIN loans l ON l.id = i.loan_id
+			WHERE l.status = 'active')
+			GROUP BY loan_id HAVING sum(pen) <> sum(sched)`, func(rows *sql.Rows) error {
+			var id, pen, sched int64
+			err := rows.Scan(&id, &pen, &sched)
+			add("loan %d: penalty receivable %d but its installments carry %d unpaid", id, pen, sched)
 			return err
 		}},
 		{`SELECT merchant_id, sum(drawn), sum(owed) FROM (
