@@ -175,6 +175,11 @@ func BucketOf(dpd int) string {
 type EntryDraft struct {
 	Kind     string
 	Postings []Posting
+	// On is the business date the entry belongs to; zero: the command's
+	// own date (a repayment's value date). A repayment's catch-up dates
+	// each day's interest and penalty on that day, as close of business
+	// would have, so a month's income stays in that month.
+	On Date
 }
 
 // Balanced reports whether debits equal credits, every leg is one-sided and
@@ -307,8 +312,8 @@ func (s *State) catchUp(on Date) (entries []EntryDraft, chargeOffOn Date, err er
 			from = in.DueDate
 		}
 	}
-	var due, accrued, penalty int64
 	for d := from; d.Before(on); d = d.AddDate(0, 0, 1) {
+		var due, accrued, penalty int64
 		for i := range s.Installments {
 			if in := &s.Installments[i]; !in.Accrued && !in.DueDate.After(d) {
 				in.Accrued = true
@@ -327,6 +332,8 @@ func (s *State) catchUp(on Date) (entries []EntryDraft, chargeOffOn Date, err er
 			}
 		}
 		if d.Before(penFrom) {
+			// Closed already but for interest falling due or accrual.
+			entries = appendDayEntries(entries, d, due, accrued, 0)
 			continue
 		}
 		od, oldest := s.overdue(d)
@@ -339,25 +346,42 @@ func (s *State) catchUp(on Date) (entries []EntryDraft, chargeOffOn Date, err er
 			s.Installments[oldest].PenaltyMinor += x
 		}
 		l.PenaltyThrough = d
+		entries = appendDayEntries(entries, d, due, accrued, penalty)
 		if oldest >= 0 && DaysBetween(s.Installments[oldest].DueDate, d) >= int64(p.ChargeOffDPD) {
 			chargeOffOn = d
 			break
 		}
 	}
+	return entries, chargeOffOn, nil
+}
+
+// EntryDate is the business date a store records entry e under when the
+// command posting it is dated on: e.On, or on when e.On is zero.
+func EntryDate(e EntryDraft, on Date) Date {
+	if e.On.IsZero() {
+		return on
+	}
+	return e.On
+}
+
+// appendDayEntries appends the entries close of business would post on day
+// d for what catchUp charged that day: interest falling due, revolving
+// accrual, penalty.
+func appendDayEntries(entries []EntryDraft, d Date, dueMinor, accruedMinor, penaltyMinor int64) []EntryDraft {
 	for _, e := range []struct {
 		kind          string
 		amount        int64
 		debit, credit Account
 	}{
-		{KindInterestDue, due, AcctInterestReceivable, AcctInterestIncome},
-		{KindAccrual, accrued, AcctInterestReceivable, AcctInterestIncome},
-		{KindPenalty, penalty, AcctPenaltyReceivable, AcctPenaltyIncome},
+		{KindInterestDue, dueMinor, AcctInterestReceivable, AcctInterestIncome},
+		{KindAccrual, accruedMinor, AcctInterestReceivable, AcctInterestIncome},
+		{KindPenalty, penaltyMinor, AcctPenaltyReceivable, AcctPenaltyIncome},
 	} {
 		if e.amount > 0 {
-			entries = append(entries, EntryDraft{Kind: e.kind, Postings: legs(e.debit, e.amount, e.credit, -e.amount)})
+			entries = append(entries, EntryDraft{Kind: e.kind, Postings: legs(e.debit, e.amount, e.credit, -e.amount), On: d})
 		}
 	}
-	return entries, chargeOffOn, nil
+	return entries
 }
 
 // overdue is close of business's delinquency on day d: the principal of the

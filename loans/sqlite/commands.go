@@ -757,7 +757,7 @@ func (s *Store) Repay(ctx context.Context, cmd loans.Cmd, req loans.RepayRequest
 		now := nowText(s.now())
 		var entryID int64
 		for _, e := range eff.Entries {
-			if entryID, err = postEntry(tx, l.ID, l.MerchantID, on, e, now); err != nil {
+			if entryID, err = postEntry(tx, l.ID, l.MerchantID, loans.EntryDate(e, on), e, now); err != nil {
 				return rp, err
 			}
 		}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/lendhq/lend/loans"
@@ -9,6 +10,7 @@ import (
 func init() {
 	register("LatePaymentOfTheInstallmentShownCuresIt", testLatePaymentOfTheInstallmentShownCuresIt)
 	register("LatePaymentOfTheStatementShownCuresIt", testLatePaymentOfTheStatementShownCuresIt)
+	register("CatchUpEntriesAreDatedOnTheirDays", testCatchUpEntriesAreDatedOnTheirDays)
 }
 
 // shownUnpaid is what the schedule shows left to pay on installment seq:
@@ -140,5 +142,68 @@ func testLatePaymentOfTheStatementShownCuresIt(t *testing.T, open Opener) {
 	}
 	closeThrough(t, s, clk, "2024-04-25", "2024-04-26")
 	wantCurrent(t, s, l.ID, "after close of business on 04-25")
+	mustReconcile(t, s)
+}
+
+// testCatchUpEntriesAreDatedOnTheirDays: the penalty and interest a payment
+// posts for days close of business has not closed are journalled on those
+// days, as close of business would have, not on the payment's date: across
+// a month end the income stays in the month it was earned.
+//
+// loan99k, installment 1 (990.00 + 16,092.29) due 2026-02-01 and unpaid.
+// One day's penalty on 16,092.29 at 12% is 1,609,229 × 0.12 / 365 = 529.0616
+// minor, rounded on the running total: 3 days 1,587.18 → 1,587, 4 days
+// 2,116.25 → 2,116. Close of business through 02-03 posts 02-02 and 02-03
+// (1,058). A payment on 02-06 posts 02-04 (1,587 − 1,058 = 529) and 02-05
+// (2,116 − 1,587 = 529), each on its day; before, one entry of 1,058 dated
+// 02-06. The repayment itself is dated 02-06.
+//
+// Installment 2 (due 03-01, interest 829.08) falling due across a month end:
+// close of business through 02-28, a payment on 03-03 posts the interest
+// falling due on 03-01 and the penalty of 03-01 and 03-02 on those days.
+func testCatchUpEntriesAreDatedOnTheirDays(t *testing.T, open Opener) {
+	s, clk := openClock(t, open, "2026-01-01")
+	l := loan99k(t, s)
+	closeThrough(t, s, clk, "2026-02-03", "2026-02-06")
+	repayOn(t, s, l.ID, 10_000, "2026-02-06")
+	type dated struct {
+		kind, date string
+		amount     int64
+	}
+	entriesAfter := func(from string) []dated {
+		js, err := s.Journal(ctx, l.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []dated
+		for _, e := range js {
+			if e.BusinessDate < from || e.Kind == loans.KindDisbursement {
+				continue
+			}
+			var dr int64
+			for _, p := range e.Postings {
+				dr += p.DebitMinor
+			}
+			out = append(out, dated{e.Kind, e.BusinessDate, dr})
+		}
+		return out
+	}
+	want := []dated{{loans.KindPenalty, "2026-02-04", 529}, {loans.KindPenalty, "2026-02-05", 529}, {loans.KindRepayment, "2026-02-06", 10_000}}
+	if got := entriesAfter("2026-02-04"); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("entries from 02-04: %+v, want %+v", got, want)
+	}
+	// Close of business through 02-28 charges installment 1's principal
+	// day by day (running total through 02-28, 27 days: 14,284.66 → 14,285).
+	// On 03-03: 03-01 makes installment 2's 829.08 interest receivable and
+	// charges a 28th day on 1,609,229 (14,813.72 → 14,814: 529); 03-02
+	// charges 1,609,229 + 1,625,321 (installment 2's principal, 17,082.29 −
+	// 829.08) = 3,234,550 × 0.12 / 365 = 1,063.41 (15,877.13 → 15,877: 1,063).
+	closeThrough(t, s, clk, "2026-02-28", "2026-03-03")
+	repayOn(t, s, l.ID, 10_000, "2026-03-03")
+	want = []dated{{loans.KindInterestDue, "2026-03-01", 82_908}, {loans.KindPenalty, "2026-03-01", 529},
+		{loans.KindPenalty, "2026-03-02", 1_063}, {loans.KindRepayment, "2026-03-03", 10_000}}
+	if got := entriesAfter("2026-03-01"); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("entries from 03-01: %+v, want %+v", got, want)
+	}
 	mustReconcile(t, s)
 }

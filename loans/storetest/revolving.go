@@ -318,7 +318,9 @@ func compareLateClose(t *testing.T, open Opener, c int, r *rand.Rand, between fu
 }
 
 // loanView is what a merchant and the ledger see of one loan: balances,
-// statements, the line, and the journal's total per account.
+// statements, the line, and the journal's total per business day and
+// account (a payment's catch-up dates each day's entries on that day, as
+// close of business does).
 func loanView(t *testing.T, s loans.Store, id int64) string {
 	t.Helper()
 	l, err := s.Loan(ctx, id)
@@ -340,7 +342,7 @@ func loanView(t *testing.T, s loans.Store, id int64) string {
 	totals := map[string]int64{}
 	for _, e := range js {
 		for _, p := range e.Postings {
-			totals[p.AccountName] += p.DebitMinor - p.CreditMinor
+			totals[e.BusinessDate+" "+p.AccountName] += p.DebitMinor - p.CreditMinor
 		}
 	}
 	for acct, v := range totals {
