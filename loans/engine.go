@@ -836,6 +836,19 @@ func (s *State) Repay(amountMinor int64, on Date) (RepayEffect, error) {
 		a.PenaltyMinor += x
 		l.PenaltyReceivableMinor -= x
 	}
+	overdueInterest := func(i int) { interest(i, i+1, &a.OverdueInterestMinor) }
+	overduePrincipal := func(i int) { principal(i, i+1, &a.OverduePrincipalMinor) }
+	// eachOverdue settles the overdue installments oldest first, each by
+	// parts in order.
+	eachOverdue := func(parts ...func(i int)) func() {
+		return func() {
+			for i := 0; i < overdueEnd; i++ {
+				for _, part := range parts {
+					part(i)
+				}
+			}
+		}
+	}
 	steps := map[string]func(){
 		// Penalties are charged to installments (the oldest overdue on the
 		// day they accrue): this takes what is left of them, oldest first.
@@ -857,42 +870,23 @@ func (s *State) Repay(amountMinor int64, on Date) (RepayEffect, error) {
 		// overdue: a merchant paying one installment a month while one
 		// behind stayed delinquent from the first missed date until
 		// charge-off (helper-39's review).
-		// The strategies named "…-penalties-fees" apply their order within
-		// each installment (as Fineract's processors do): an overdue
-		// installment's penalty comes after its own interest and principal
-		// but before the next installment. Taking penalties after every
-		// installment sent a late payment of what the schedule showed on
-		// the oldest to the next one and left the oldest past due by its
-		// penalty, through to charge-off (helper-42's review).
-		"overdue-interest-principal-penalty": func() {
-			for i := 0; i < overdueEnd; i++ {
-				interest(i, i+1, &a.OverdueInterestMinor)
-				principal(i, i+1, &a.OverduePrincipalMinor)
-				penalty(i)
-			}
-		},
-		// The default order (Fineract's mifos-standard-strategy takes each
-		// installment's penalties, fees, interest, principal): a late
-		// payment of what the schedule shows unpaid on the oldest
-		// installment cures it. Taking every penalty first left it short by
-		// the penalty, past due until the merchant found the difference
-		// (1.08 on a 1,415.00 statement paid 4 days late).
-		"overdue-penalty-interest-principal": func() {
-			for i := 0; i < overdueEnd; i++ {
-				penalty(i)
-				interest(i, i+1, &a.OverdueInterestMinor)
-				principal(i, i+1, &a.OverduePrincipalMinor)
-			}
-		},
-		"overdue-principal-interest-penalty": func() {
-			for i := 0; i < overdueEnd; i++ {
-				principal(i, i+1, &a.OverduePrincipalMinor)
-				interest(i, i+1, &a.OverdueInterestMinor)
-				penalty(i)
-			}
-		},
-		"current-interest":  func() { interest(curFrom, curIntTo, &a.CurrentInterestMinor) },
-		"current-principal": func() { principal(curFrom, curTo, &a.CurrentPrincipalMinor) },
+		//
+		// Each strategy's order applies within an installment, its penalty
+		// included, so what the schedule shows unpaid on the oldest cures it.
+		// The default (mifos-standard: penalties, fees, interest, principal)
+		// takes the penalty first; taking every penalty of the loan first
+		// left the installment short by it, past due until the merchant found
+		// the difference (1.08 on a 1,415.00 statement paid 4 days late). The
+		// "…-penalties-fees" strategies take it after the installment's own
+		// interest and principal but before the next installment; taking it
+		// after every installment sent that payment to the next one and left
+		// the oldest past due by its penalty through to charge-off
+		// (helper-42's review).
+		"overdue-penalty-interest-principal": eachOverdue(penalty, overdueInterest, overduePrincipal),
+		"overdue-interest-principal-penalty": eachOverdue(overdueInterest, overduePrincipal, penalty),
+		"overdue-principal-interest-penalty": eachOverdue(overduePrincipal, overdueInterest, penalty),
+		"current-interest":                   func() { interest(curFrom, curIntTo, &a.CurrentInterestMinor) },
+		"current-principal":                  func() { principal(curFrom, curTo, &a.CurrentPrincipalMinor) },
 	}
 	var order []string
 	switch l.Strategy {

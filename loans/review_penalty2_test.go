@@ -31,58 +31,7 @@ func TestReviewPenalty2RandomLatePaymentsPrepaymentsAndPayoff(t *testing.T) {
 		on := s.Loan.DisbursedOn
 		for step := 0; step < 10 && s.Loan.Status == LoanActive; step++ {
 			on = on.AddDate(0, 0, rapid.IntRange(1, 60).Draw(t, "days"))
-			c, _, _, err := s.caughtUp(on)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var shown int64 // unpaid on the installments due before on
-			for _, in := range c.Installments {
-				if in.DueDate.Before(on) {
-					shown += in.UnpaidMinor()
-				}
-			}
-			q := s.Payoff(on)
-			kind := rapid.IntRange(0, 4).Draw(t, "kind")
-			var amount int64
-			switch kind {
-			case 0:
-				amount = rapid.Int64Range(1, q.TotalMinor).Draw(t, "amount")
-			case 1:
-				amount = shown
-			case 2:
-				amount = shown + rapid.Int64Range(1, max(q.TotalMinor-shown, 1)).Draw(t, "extra")
-			case 3:
-				amount = q.TotalMinor
-			case 4:
-				amount = s.Loan.InstallmentMinor
-			}
-			amount = max(min(amount, q.TotalMinor), 1)
-			before := s.clone()
-			_, err = s.Repay(amount, on)
-			if err != nil {
-				if lend.ErrorCode(err) == lend.EINTERNAL {
-					t.Fatalf("paying %d (kind %d, shown %d, payoff %d) on %s: %v\nbefore: %+v\n%+v", amount, kind, shown, q.TotalMinor,
-						on.Format(DateLayout), err, before.Loan, before.Installments)
-				}
-				continue
-			}
-			after := "after paying " + FormatMinor(amount) + " on " + on.Format(DateLayout)
-			if err := s.checkPenalties(); err != nil {
-				t.Fatalf("%s: %v", after, err)
-			}
-			if s.Loan.Status == LoanActive {
-				checkScheduleCoversBalance(t, s, after)
-			}
-			if amount >= shown && shown > 0 && s.Loan.Status == LoanActive {
-				for _, in := range s.Installments {
-					if in.DueDate.Before(on) && !in.Paid() {
-						t.Fatalf("%s (all %d the schedule showed due before it, kind %d): installment %+v still unpaid\nbefore %+v", after, shown, kind, in, before.Installments)
-					}
-				}
-			}
-			if amount == q.TotalMinor && s.Loan.Status != LoanPaidOff {
-				t.Fatalf("%s (the payoff quote): loan %s, %+v", after, s.Loan.Status, s.Installments)
-			}
+			reviewPenalty2Pay(t, s, on, 5)
 		}
 	})
 }
@@ -105,51 +54,65 @@ func TestReviewPenalty2RevolvingRandom(t *testing.T) {
 		s := &State{Loan: l, Policy: p}
 		for step := 0; step < 10 && s.Loan.Status == LoanActive; step++ {
 			on = on.AddDate(0, 0, rapid.IntRange(1, 60).Draw(t, "days"))
-			c, _, _, err := s.caughtUp(on)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var shown int64
-			for _, in := range c.Installments {
-				if in.DueDate.Before(on) {
-					shown += in.UnpaidMinor()
-				}
-			}
-			q := s.Payoff(on)
-			kind := rapid.IntRange(0, 3).Draw(t, "kind")
-			var amount int64
-			switch kind {
-			case 0:
-				amount = rapid.Int64Range(1, q.TotalMinor).Draw(t, "amount")
-			case 1:
-				amount = shown
-			case 2:
-				amount = shown + rapid.Int64Range(1, max(q.TotalMinor-shown, 1)).Draw(t, "extra")
-			case 3:
-				amount = q.TotalMinor
-			}
-			amount = max(min(amount, q.TotalMinor), 1)
-			before := s.clone()
-			if _, err := s.Repay(amount, on); err != nil {
-				if lend.ErrorCode(err) == lend.EINTERNAL {
-					t.Fatalf("paying %d on %s: %v\nbefore %+v %+v", amount, on.Format(DateLayout), err, before.Loan, before.Installments)
-				}
-				continue
-			}
-			after := "after paying " + FormatMinor(amount) + " on " + on.Format(DateLayout)
-			if err := s.checkPenalties(); err != nil {
-				t.Fatalf("%s: %v", after, err)
-			}
-			if amount >= shown && shown > 0 && s.Loan.Status == LoanActive {
-				for _, in := range s.Installments {
-					if in.DueDate.Before(on) && !in.Paid() {
-						t.Fatalf("%s (all %d shown due before it): statement %+v unpaid", after, shown, in)
-					}
-				}
-			}
-			if amount == q.TotalMinor && s.Loan.Status != LoanPaidOff {
-				t.Fatalf("%s (the payoff quote): loan %s", after, s.Loan.Status)
-			}
+			reviewPenalty2Pay(t, s, on, 4)
 		}
 	})
+}
+
+// reviewPenalty2Pay makes one payment on s dated on, of a kind drawn from the
+// first kinds of: a random amount, everything the schedule shows unpaid on
+// the installments due before on, that plus a prepayment, the payoff quote,
+// one installment amount; and checks the properties of both tests.
+func reviewPenalty2Pay(t *rapid.T, s *State, on Date, kinds int) {
+	c, _, _, err := s.caughtUp(on)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shown int64 // unpaid on the installments due before on
+	for _, in := range c.Installments {
+		if in.DueDate.Before(on) {
+			shown += in.UnpaidMinor()
+		}
+	}
+	q := s.Payoff(on)
+	kind := rapid.IntRange(0, kinds-1).Draw(t, "kind")
+	var amount int64
+	switch kind {
+	case 0:
+		amount = rapid.Int64Range(1, q.TotalMinor).Draw(t, "amount")
+	case 1:
+		amount = shown
+	case 2:
+		amount = shown + rapid.Int64Range(1, max(q.TotalMinor-shown, 1)).Draw(t, "extra")
+	case 3:
+		amount = q.TotalMinor
+	case 4:
+		amount = s.Loan.InstallmentMinor
+	}
+	amount = max(min(amount, q.TotalMinor), 1)
+	before := s.clone()
+	if _, err := s.Repay(amount, on); err != nil {
+		if lend.ErrorCode(err) == lend.EINTERNAL {
+			t.Fatalf("paying %d (kind %d, shown %d, payoff %d) on %s: %v\nbefore: %+v\n%+v", amount, kind, shown, q.TotalMinor,
+				on.Format(DateLayout), err, before.Loan, before.Installments)
+		}
+		return
+	}
+	after := "after paying " + FormatMinor(amount) + " on " + on.Format(DateLayout)
+	if err := s.checkPenalties(); err != nil {
+		t.Fatalf("%s: %v", after, err)
+	}
+	if s.Loan.Status == LoanActive && s.Loan.Product == ProductTerm {
+		checkScheduleCoversBalance(t, s, after)
+	}
+	if amount >= shown && shown > 0 && s.Loan.Status == LoanActive {
+		for _, in := range s.Installments {
+			if in.DueDate.Before(on) && !in.Paid() {
+				t.Fatalf("%s (all %d the schedule showed due before it, kind %d): installment %+v still unpaid\nbefore %+v", after, shown, kind, in, before.Installments)
+			}
+		}
+	}
+	if amount == q.TotalMinor && s.Loan.Status != LoanPaidOff {
+		t.Fatalf("%s (the payoff quote): loan %s, %+v", after, s.Loan.Status, s.Installments)
+	}
 }
