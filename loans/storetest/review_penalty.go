@@ -18,6 +18,10 @@ func init() {
 	register("ReviewPenaltyRevolvingShownStatementThenNextStatement", testReviewPenaltyRevolvingNextStatement)
 }
 
+// allStrategies are the three allocation strategies, the default first.
+var allStrategies = []loans.Strategy{loans.StrategyMifosStandard, loans.StrategyPrincipalInterestPenaltiesFees,
+	loans.StrategyInterestPrincipalPenaltiesFees}
+
 // reviewPenaltyOtherStrategies are the two strategies that take penalties
 // after principal and interest.
 var reviewPenaltyOtherStrategies = []loans.Strategy{loans.StrategyPrincipalInterestPenaltiesFees, loans.StrategyInterestPrincipalPenaltiesFees}
@@ -171,8 +175,7 @@ func init() {
 // same installments — with reconcile clean in both.
 func testReviewPenaltyCatchUpEqualsCloseOfBusiness(t *testing.T, open Opener) {
 	rapid.Check(t, func(rt *rapid.T) {
-		st := rapid.SampledFrom([]loans.Strategy{loans.StrategyMifosStandard, loans.StrategyPrincipalInterestPenaltiesFees,
-			loans.StrategyInterestPrincipalPenaltiesFees}).Draw(rt, "strategy")
+		st := rapid.SampledFrom(allStrategies).Draw(rt, "strategy")
 		chargeOff := rapid.SampledFrom([]int{30, 60, loans.MaxChargeOffDPD}).Draw(rt, "chargeoff")
 		revolving := rapid.Bool().Draw(rt, "revolving")
 		amount := rapid.Int64Range(10_000, 5_000_000).Draw(rt, "amount")

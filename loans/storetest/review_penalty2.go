@@ -31,8 +31,7 @@ func init() {
 // business; paying the quote closes the loan.
 func testReviewPenalty2EveryKindOfTermLoan(t *testing.T, open Opener) {
 	rapid.Check(t, func(rt *rapid.T) {
-		st := rapid.SampledFrom([]loans.Strategy{loans.StrategyMifosStandard, loans.StrategyPrincipalInterestPenaltiesFees,
-			loans.StrategyInterestPrincipalPenaltiesFees}).Draw(rt, "strategy")
+		st := rapid.SampledFrom(allStrategies).Draw(rt, "strategy")
 		resch := rapid.SampledFrom([]loans.RescheduleMode{loans.KeepInstallment, loans.KeepTerm}).Draw(rt, "reschedule")
 		method := rapid.SampledFrom([]loans.Method{loans.Annuity, loans.EqualPrincipal, loans.InterestOnly}).Draw(rt, "method")
 		freq := rapid.SampledFrom([]loans.Frequency{loans.Monthly, loans.Weekly, loans.EveryDays}).Draw(rt, "freq")
