@@ -724,11 +724,31 @@ func (s *Server) getPayoff(c echo.Context) error {
 	return WriteJSON(c, http.StatusOK, q)
 }
 
+// portfolioBody is the body of GET /v1/portfolio: the book, and the model
+// in use.
+type portfolioBody struct {
+	loans.Portfolio
+	// ActiveModelID is the model that decides from now on (null without a
+	// model registry or an active model); Portfolio.LinesByModel shows
+	// which models the open lines were decided by.
+	ActiveModelID *string `json:"active_model_id"`
+}
+
 // getPortfolio: GET /v1/portfolio (officers).
 func (s *Server) getPortfolio(c echo.Context) error {
 	p, err := s.cfg.Loans.Portfolio(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	return WriteJSON(c, http.StatusOK, p)
+	out := portfolioBody{Portfolio: p}
+	if s.cfg.Models != nil {
+		id, err := s.cfg.Models.ActiveID()
+		if err != nil {
+			return err
+		}
+		if id != "" {
+			out.ActiveModelID = &id
+		}
+	}
+	return WriteJSON(c, http.StatusOK, out)
 }

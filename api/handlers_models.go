@@ -16,6 +16,8 @@ type ModelRegistry interface {
 	List() ([]fsregistry.Entry, string, error)
 	// Activate makes id the active model (idempotent); ENOTFOUND if unknown.
 	Activate(id string) (fsregistry.Entry, error)
+	// ActiveID is the active model's id ("" if none).
+	ActiveID() (string, error)
 }
 
 // modelBody is a model as the API shows it.

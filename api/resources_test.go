@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -348,8 +349,23 @@ func TestModels(t *testing.T) {
 	if len(list.Items) != 2 || list.Active != nil || list.Items[0].ID != ids[0] || list.Items[1].Metrics.AUC != 0.71 || list.Items[0].Metrics.KS != 0.3 || list.Items[0].Active {
 		t.Fatalf("models = %+v", list)
 	}
+	// The portfolio names the model in use: none active yet; the two seeded
+	// lines were decided by model-1 (10,050.00 + 5,000.00, nothing drawn).
+	type portfolio struct {
+		Active *string                   `json:"active_model_id"`
+		Lines  map[string]loans.LineCell `json:"lines_by_model"`
+	}
+	var pf portfolio
+	e.mustCall(200, "GET", "/v1/portfolio", e.officer, nil, "", &pf)
+	if want := map[string]loans.LineCell{"model-1": {Count: 2, LimitMinor: 1_505_000}}; pf.Active != nil || !reflect.DeepEqual(pf.Lines, want) {
+		t.Fatalf("portfolio before activation: active %v, lines %+v; want null, %+v", pf.Active, pf.Lines, want)
+	}
 	var m model
 	e.mustCall(200, "POST", "/v1/models/"+ids[1]+"/activate", e.officer, nil, "act-1", &m)
+	e.mustCall(200, "GET", "/v1/portfolio", e.officer, nil, "", &pf)
+	if pf.Active == nil || *pf.Active != ids[1] {
+		t.Fatalf("portfolio's model in use %v, want %s", pf.Active, ids[1])
+	}
 	if m.ID != ids[1] || !m.Active || m.ActivatedAt == nil {
 		t.Fatalf("activated = %+v", m)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"math"
+	"math/big"
 	"slices"
 	"strings"
 	"time"
@@ -459,12 +460,81 @@ type Portfolio struct {
 	// PAR30Bps is the share of outstanding principal more than 30 days past
 	// due, in basis points (rounded half-even).
 	PAR30Bps int64 `json:"par30_bps"`
+	// LinesByModel is the open (active or frozen) credit lines by the model
+	// that last decided them: after a model is activated, the lines it has
+	// not re-decided yet still show under the model before it.
+	LinesByModel map[string]LineCell `json:"lines_by_model"`
+	// par30Minor is the outstanding principal of active loans more than 30
+	// days past due, summed by AddLoans for Finish.
+	par30Minor int64
 }
 
 // PortfolioCell is a count and outstanding principal.
 type PortfolioCell struct {
 	Count            int64 `json:"count"`
 	OutstandingMinor int64 `json:"outstanding_minor"`
+}
+
+// LineCell is a count of credit lines with their limits and drawn amounts.
+type LineCell struct {
+	Count      int64 `json:"count"`
+	LimitMinor int64 `json:"limit_minor"`
+	DrawnMinor int64 `json:"drawn_minor"`
+}
+
+// NewPortfolio is an empty portfolio as of the last closed business date
+// (zero before the first close of business: as_of "").
+func NewPortfolio(asOf Date) Portfolio {
+	p := Portfolio{ByStatus: map[string]PortfolioCell{}, ByGrade: map[string]PortfolioCell{}, ByBucket: map[string]PortfolioCell{},
+		LinesByModel: map[string]LineCell{}}
+	if !asOf.IsZero() {
+		p.AsOf = asOf.Format(DateLayout)
+	}
+	return p
+}
+
+// AddLoans counts c, the loans of one status, grade and bucket. Only active
+// loans count in the grade, bucket, outstanding and PAR30 figures.
+func (p *Portfolio) AddLoans(status, grade, bucket string, c PortfolioCell) {
+	add := func(m map[string]PortfolioCell, k string) {
+		x := m[k]
+		x.Count += c.Count
+		x.OutstandingMinor += c.OutstandingMinor
+		m[k] = x
+	}
+	add(p.ByStatus, status)
+	if status != string(LoanActive) {
+		return
+	}
+	add(p.ByGrade, grade)
+	add(p.ByBucket, bucket)
+	p.OutstandingMinor += c.OutstandingMinor
+	if bucket != BucketCurrent && bucket != Bucket1to30 {
+		p.par30Minor += c.OutstandingMinor
+	}
+}
+
+// AddLines counts c, the open credit lines last decided by modelID.
+func (p *Portfolio) AddLines(modelID string, c LineCell) {
+	x := p.LinesByModel[modelID]
+	x.Count += c.Count
+	x.LimitMinor += c.LimitMinor
+	x.DrawnMinor += c.DrawnMinor
+	p.LinesByModel[modelID] = x
+}
+
+// Finish sets PAR30 once every loan is added.
+func (p *Portfolio) Finish() {
+	p.PAR30Bps = Bps(p.par30Minor, p.OutstandingMinor)
+}
+
+// Bps is part/total in basis points, rounded half-even (0 when total is 0).
+func Bps(part, total int64) int64 {
+	if total == 0 {
+		return 0
+	}
+	r := new(big.Rat).SetFrac64(part, total)
+	return RoundHalfEven(r.Mul(r, big.NewRat(10000, 1)))
 }
 
 // EODReport summarises one close-of-business run.

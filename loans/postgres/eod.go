@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -421,13 +420,4 @@ func (s *Store) reconcile(ctx context.Context, tx pgx.Tx, rep *loans.ReconcileRe
 		add("ledger total: debits %d, credits %d", dr, cr)
 	}
 	return nil
-}
-
-// bps computes basis points exactly (the product can exceed int64).
-func bps(part, total int64) int64 {
-	if total == 0 {
-		return 0
-	}
-	r := new(big.Rat).SetFrac64(part, total)
-	return loans.RoundHalfEven(r.Mul(r, big.NewRat(10000, 1)))
 }

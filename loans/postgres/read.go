@@ -411,47 +411,53 @@ func (s *Store) BusinessDate(ctx context.Context) (loans.Date, error) {
 	return businessDate(ctx, s.pool)
 }
 
-// Portfolio summarises outstanding principal by status, grade and bucket.
+// Portfolio summarises outstanding principal by status, grade and bucket,
+// and the open credit lines by the model that decided them, in one snapshot.
 func (s *Store) Portfolio(ctx context.Context) (loans.Portfolio, error) {
-	p := loans.Portfolio{ByStatus: map[string]loans.PortfolioCell{}, ByGrade: map[string]loans.PortfolioCell{}, ByBucket: map[string]loans.PortfolioCell{}}
+	var p loans.Portfolio
 	err := s.inTx(ctx, modeRead, func(tx pgx.Tx) error {
 		bd, err := businessDate(ctx, tx)
 		if err != nil {
 			return err
 		}
-		p.AsOf = fmtDate(bd)
-		rows, err := tx.Query(ctx, `SELECT status, grade, bucket, count(*), sum(principal_outstanding_minor)::bigint FROM loans GROUP BY 1, 2, 3`)
-		if err != nil {
-			return internal(err, "portfolio")
-		}
-		defer rows.Close()
-		var par30 int64
-		for rows.Next() {
-			var status, grade, bucket string
-			var c loans.PortfolioCell
-			if err := rows.Scan(&status, &grade, &bucket, &c.Count, &c.OutstandingMinor); err != nil {
-				return internal(err, "portfolio")
-			}
-			add := func(m map[string]loans.PortfolioCell, k string) {
-				x := m[k]
-				x.Count += c.Count
-				x.OutstandingMinor += c.OutstandingMinor
-				m[k] = x
-			}
-			add(p.ByStatus, status)
-			if status == string(loans.LoanActive) {
-				add(p.ByGrade, grade)
-				add(p.ByBucket, bucket)
-				p.OutstandingMinor += c.OutstandingMinor
-				if bucket != loans.BucketCurrent && bucket != loans.Bucket1to30 {
-					par30 += c.OutstandingMinor
-				}
-			}
-		}
-		if p.OutstandingMinor > 0 {
-			p.PAR30Bps = bps(par30, p.OutstandingMinor)
-		}
-		return internal(rows.Err(), "portfolio")
+		p = loans.NewPortfolio(bd)
+		return portfolioRows(ctx, tx, &p)
 	})
 	return p, err
+}
+
+// portfolioRows adds the loans and the open credit lines to p.
+func portfolioRows(ctx context.Context, tx pgx.Tx, p *loans.Portfolio) error {
+	rows, err := tx.Query(ctx, `SELECT status, grade, bucket, count(*), sum(principal_outstanding_minor)::bigint FROM loans GROUP BY 1, 2, 3`)
+	if err != nil {
+		return internal(err, "portfolio")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var status, grade, bucket string
+		var c loans.PortfolioCell
+		if err := rows.Scan(&status, &grade, &bucket, &c.Count, &c.OutstandingMinor); err != nil {
+			return internal(err, "portfolio")
+		}
+		p.AddLoans(status, grade, bucket, c)
+	}
+	if err := rows.Err(); err != nil {
+		return internal(err, "portfolio")
+	}
+	p.Finish()
+	lines, err := tx.Query(ctx, `SELECT model_id, count(*), sum(limit_minor)::bigint, sum(drawn_minor)::bigint FROM credit_lines
+		WHERE status IN ('active', 'frozen') GROUP BY 1`)
+	if err != nil {
+		return internal(err, "portfolio lines")
+	}
+	defer lines.Close()
+	for lines.Next() {
+		var model string
+		var c loans.LineCell
+		if err := lines.Scan(&model, &c.Count, &c.LimitMinor, &c.DrawnMinor); err != nil {
+			return internal(err, "portfolio lines")
+		}
+		p.AddLines(model, c)
+	}
+	return internal(lines.Err(), "portfolio lines")
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"strings"
 
 	"github.com/lendhq/lend"
@@ -426,13 +425,4 @@ func reconcileIn(tx connReader) (loans.ReconcileReport, error) {
 		add("ledger total: debits %d, credits %d", dr, cr)
 	}
 	return rep, nil
-}
-
-// par30 computes basis points exactly (the product can exceed int64).
-func bps(part, total int64) int64 {
-	if total == 0 {
-		return 0
-	}
-	r := new(big.Rat).SetFrac64(part, total)
-	return loans.RoundHalfEven(r.Mul(r, big.NewRat(10000, 1)))
 }

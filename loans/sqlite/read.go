@@ -402,44 +402,53 @@ func (s *Store) rd() reader { return reader{s.stmts} }
 // BusinessDate is the last closed business date.
 func (s *Store) BusinessDate(ctx context.Context) (loans.Date, error) { return businessDate(s.rd()) }
 
-// Portfolio summarises outstanding principal by status, grade and bucket.
+// Portfolio summarises outstanding principal by status, grade and bucket,
+// and the open credit lines by the model that decided them, in one snapshot.
 func (s *Store) Portfolio(ctx context.Context) (loans.Portfolio, error) {
-	p := loans.Portfolio{ByStatus: map[string]loans.PortfolioCell{}, ByGrade: map[string]loans.PortfolioCell{}, ByBucket: map[string]loans.PortfolioCell{}}
-	bd, err := businessDate(s.rd())
+	var p loans.Portfolio
+	err := s.snapshot(ctx, func(q connReader) error {
+		bd, err := businessDate(q)
+		if err != nil {
+			return err
+		}
+		p = loans.NewPortfolio(bd)
+		return portfolioRows(q, &p)
+	})
+	return p, err
+}
+
+// portfolioRows adds the loans and the open credit lines to p.
+func portfolioRows(q connReader, p *loans.Portfolio) error {
+	rows, err := q.Query(`SELECT status, grade, bucket, count(*), sum(principal_outstanding_minor) FROM loans GROUP BY 1, 2, 3`)
 	if err != nil {
-		return p, err
-	}
-	p.AsOf = fmtDate(bd)
-	rows, err := s.db.QueryContext(ctx, `SELECT status, grade, bucket, count(*), sum(principal_outstanding_minor) FROM loans GROUP BY 1, 2, 3`)
-	if err != nil {
-		return p, internal(err, "portfolio")
+		return internal(err, "portfolio")
 	}
 	defer rows.Close()
-	var par30 int64
 	for rows.Next() {
 		var status, grade, bucket string
 		var c loans.PortfolioCell
 		if err := rows.Scan(&status, &grade, &bucket, &c.Count, &c.OutstandingMinor); err != nil {
-			return p, internal(err, "portfolio")
+			return internal(err, "portfolio")
 		}
-		add := func(m map[string]loans.PortfolioCell, k string) {
-			x := m[k]
-			x.Count += c.Count
-			x.OutstandingMinor += c.OutstandingMinor
-			m[k] = x
-		}
-		add(p.ByStatus, status)
-		if status == string(loans.LoanActive) {
-			add(p.ByGrade, grade)
-			add(p.ByBucket, bucket)
-			p.OutstandingMinor += c.OutstandingMinor
-			if bucket != loans.BucketCurrent && bucket != loans.Bucket1to30 {
-				par30 += c.OutstandingMinor
-			}
-		}
+		p.AddLoans(status, grade, bucket, c)
 	}
-	if p.OutstandingMinor > 0 {
-		p.PAR30Bps = bps(par30, p.OutstandingMinor)
+	if err := rows.Err(); err != nil {
+		return internal(err, "portfolio")
 	}
-	return p, internal(rows.Err(), "portfolio")
+	p.Finish()
+	lines, err := q.Query(`SELECT model_id, count(*), sum(limit_minor), sum(drawn_minor) FROM credit_lines
+		WHERE status IN ('active', 'frozen') GROUP BY 1`)
+	if err != nil {
+		return internal(err, "portfolio lines")
+	}
+	defer lines.Close()
+	for lines.Next() {
+		var model string
+		var c loans.LineCell
+		if err := lines.Scan(&model, &c.Count, &c.LimitMinor, &c.DrawnMinor); err != nil {
+			return internal(err, "portfolio lines")
+		}
+		p.AddLines(model, c)
+	}
+	return internal(lines.Err(), "portfolio lines")
 }
