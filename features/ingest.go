@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 	"github.com/lendhq/lend"
@@ -86,10 +87,16 @@ func resolveInputs(paths []string) ([]*inputFile, error) {
 			matches = []string{p}
 		}
 		for _, m := range matches {
-			if seen[m] {
+			// One file under two spellings ("d/x.csv", "./d/x.csv", an
+			// absolute path, a glob) is read once.
+			key, err := filepath.Abs(m)
+			if err != nil {
+				key = filepath.Clean(m)
+			}
+			if seen[key] {
 				continue
 			}
-			seen[m] = true
+			seen[key] = true
 			st, err := os.Stat(m)
 			if errors.Is(err, os.ErrNotExist) {
 				return nil, lend.Errorf(lend.ENOTFOUND, "tx: %s: no such file", m)
@@ -171,7 +178,14 @@ func (lr *lineReader) next() (text []byte, lineNo int64, tooLong bool, err error
 	var buf []byte
 	for {
 		chunk, e := lr.br.ReadSlice('\n')
-		if len(buf)+len(chunk) > MaxLineBytes {
+		n := len(chunk) // the line's bytes in chunk, terminator excluded
+		if e == nil {
+			n--
+			if n > 0 && chunk[n-1] == '\r' {
+				n--
+			}
+		}
+		if len(buf)+n > MaxLineBytes {
 			if !tooLong {
 				room := MaxLineBytes - len(buf)
 				if room > 0 && room <= len(chunk) {
@@ -361,9 +375,21 @@ func stageCSV(ctx context.Context, app *duckdb.Appender, in *inputFile) (blank i
 			blank++
 			continue
 		}
+		// DuckDB's appender stores text that is not UTF-8 as NULL: the raw
+		// copy is made valid (and cut on a character boundary) so that the
+		// rejects file keeps it, and a required field that is not UTF-8 is
+		// rejected for that, not reported as missing.
+		valid := utf8.Valid(text)
 		raw := string(text)
+		if !valid {
+			raw = strings.ToValidUTF8(raw, "\uFFFD")
+		}
 		if len(raw) > MaxRawBytes {
-			raw = raw[:MaxRawBytes]
+			n := MaxRawBytes
+			for n > 0 && !utf8.RuneStart(raw[n]) {
+				n--
+			}
+			raw = raw[:n]
 		}
 		var reason string
 		var fields []string
@@ -373,6 +399,13 @@ func stageCSV(ctx context.Context, app *duckdb.Appender, in *inputFile) (blank i
 			reason = "malformed CSV: " + err.Error()
 		} else if len(fields) != nCols {
 			reason = fmt.Sprintf("malformed CSV: expected %d fields, found %d", nCols, len(fields))
+		} else if !valid {
+			for _, c := range requiredColumns {
+				if !utf8.ValidString(fields[idx[c]]) {
+					reason = c + ": not valid UTF-8"
+					break
+				}
+			}
 		}
 		if reason != "" {
 			err = app.AppendRow(in.Path, lineNo, nil, nil, nil, nil, nil, raw, reason)

@@ -335,7 +335,7 @@ func Parse(b []byte) (*Model, error) {
 	if err := dec.Decode(&m); err != nil {
 		return nil, lend.Errorf(lend.EINVALID, "corrupt model artifact: %v", err)
 	}
-	if err := m.Validate(); err != nil {
+	if err := validateModel(&m); err != nil {
 		return nil, err
 	}
 	return &m, nil

@@ -16,6 +16,9 @@ const (
 	MaxGrades         = 26
 	MaxProducts       = 16
 	MaxWorseWhenRules = 256
+	// MaxPoints bounds the points of one attribute, so a score (at most
+	// MaxVariables attributes) can never overflow.
+	MaxPoints = 1_000_000_000
 )
 
 // LoadScorer reads, validates and compiles an artifact file.
@@ -41,42 +44,53 @@ func Compile(m *Model) (*Scorer, error) {
 	if m.FormatVersion != FormatVersion {
 		return nil, lend.Errorf(lend.EINVALID, "unsupported artifact format_version %d (this build reads %d)", m.FormatVersion, FormatVersion)
 	}
-	if err := m.Validate(); err != nil {
+	if err := validateModel(m); err != nil {
 		return nil, err
 	}
+	return NewScorer(m), nil
+}
+
+// validateModel is Validate plus every check Compile makes (bins, ranges,
+// calibration, grades): Parse applies it too, so an artifact read from a file
+// is never scored by a trusting NewScorer (lend score, lend evaluate) when the
+// engine would refuse it.
+func validateModel(m *Model) error {
+	if err := m.Validate(); err != nil {
+		return err
+	}
 	if len(m.Variables) > MaxVariables {
-		return nil, lend.Errorf(lend.ETOOLARGE, "model has %d variables (at most %d)", len(m.Variables), MaxVariables)
+		return lend.Errorf(lend.ETOOLARGE, "model has %d variables (at most %d)", len(m.Variables), MaxVariables)
 	}
 	seen := make(map[string]bool, len(m.Variables))
 	for i := range m.Variables {
 		v := &m.Variables[i]
 		if seen[v.Name] {
-			return nil, lend.Errorf(lend.EINVALID, "variable %s appears twice", v.Name)
+			return lend.Errorf(lend.EINVALID, "variable %s appears twice", v.Name)
 		}
 		seen[v.Name] = true
 		if err := validateVariable(v); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := validateCalibration(&m.Calibration); err != nil {
-		return nil, err
+		return err
 	}
 	if len(m.Grades) > MaxGrades {
-		return nil, lend.Errorf(lend.EINVALID, "model has %d grades (at most %d)", len(m.Grades), MaxGrades)
+		return lend.Errorf(lend.EINVALID, "model has %d grades (at most %d)", len(m.Grades), MaxGrades)
 	}
 	names := map[string]bool{}
 	prev := 0.0
 	for i, g := range m.Grades {
 		if g.Name == "" || names[g.Name] {
-			return nil, lend.Errorf(lend.EINVALID, "grade %d: name %q empty or repeated", i, g.Name)
+			return lend.Errorf(lend.EINVALID, "grade %d: name %q empty or repeated", i, g.Name)
 		}
 		names[g.Name] = true
 		if !(g.MaxPD > prev) || g.MaxPD > 1 {
-			return nil, lend.Errorf(lend.EINVALID, "grade %s: max_pd %v must rise above the previous grade's (%v) and be at most 1", g.Name, g.MaxPD, prev)
+			return lend.Errorf(lend.EINVALID, "grade %s: max_pd %v must rise above the previous grade's (%v) and be at most 1", g.Name, g.MaxPD, prev)
 		}
 		prev = g.MaxPD
 	}
-	return NewScorer(m), nil
+	return nil
 }
 
 func validateVariable(v *Variable) error {
@@ -93,6 +107,9 @@ func validateVariable(v *Variable) error {
 	cats := map[string]bool{}
 	for j, b := range v.Bins {
 		where := func() string { return v.Name + " bin " + strconv.Itoa(j) }
+		if b.Points > MaxPoints || b.Points < -MaxPoints {
+			return lend.Errorf(lend.EINVALID, "variable %s: points %d out of range -%d..%d", where(), b.Points, MaxPoints, MaxPoints)
+		}
 		switch b.Kind {
 		case BinRange:
 			if v.Type != "numeric" {

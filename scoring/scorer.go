@@ -387,10 +387,16 @@ func isotonicPD(knots []Knot, x float64) float64 {
 	return a.PD + t*(b.PD-a.PD)
 }
 
-// GradeOf returns the grade whose PD band holds pd.
+// GradeOf returns the grade whose PD band holds pd, compared as the policy
+// PD (rounded half-even to 6 decimals, the pd a decision shows), so the grade
+// always agrees with the PD stated next to it. NaN gets the last grade.
 func (s *Scorer) GradeOf(pd float64) string {
+	if pd != pd {
+		return s.m.Grades[len(s.m.Grades)-1].Name
+	}
+	p := float64(policyPD(pd)) / pdScale
 	for _, g := range s.m.Grades {
-		if pd <= g.MaxPD {
+		if p <= g.MaxPD {
 			return g.Name
 		}
 	}
