@@ -31,7 +31,7 @@ func FuzzReadFeatures(f *testing.F) {
 			t.Fatal(err)
 		}
 		seen := map[string]bool{}
-		err := readFeatures(context.Background(), p, func(_ int, id, _ string, fs *scoring.Features) error {
+		err := readFeatures(context.Background(), p, map[string]bool{"tenure_days": true, "x": true}, func(_ int, id, _ string, fs *scoring.Features) error {
 			if id == "" || seen[id] {
 				t.Fatalf("row with empty or repeated id %q", id)
 			}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/lendhq/lend"
 	"github.com/lendhq/lend/features"
@@ -124,7 +125,7 @@ func RefreshLimits(ctx context.Context, opt RefreshOptions) (RefreshSummary, err
 	}
 	var updates []loans.CreditLineUpdate
 	asOf := opt.AsOf
-	err = readFeatures(ctx, opt.Features, func(row int, id, rowAsOf string, f *scoring.Features) error {
+	err = readFeatures(ctx, opt.Features, numericInputs(m), func(row int, id, rowAsOf string, f *scoring.Features) error {
 		if rowAsOf != "" {
 			if asOf == "" {
 				asOf = rowAsOf
@@ -273,10 +274,45 @@ func loadLines(ctx context.Context, st loans.Store) (map[string]*loans.CreditLin
 	}
 }
 
+// policyNumeric are the features the eligibility rules and the sales fallback
+// of the policy read as numbers (scoring/policy.go, capacity.go).
+var policyNumeric = []string{scoring.FeatureTenureDays, scoring.FeatureDaysSinceLastSale,
+	scoring.FeatureSales90d, scoring.FeatureRefundRate90d, scoring.FeatureChargebacks180d}
+
+// numericInputs names the columns m reads as numbers: its numeric variables,
+// its capacity model's variables and the policy features.
+func numericInputs(m *scoring.Model) map[string]bool {
+	out := make(map[string]bool, len(m.Variables)+len(policyNumeric))
+	for _, v := range m.Variables {
+		if v.Type != "categorical" {
+			out[v.Name] = true
+		}
+	}
+	if m.Capacity != nil {
+		for _, v := range m.Capacity.Variables {
+			out[v] = true
+		}
+	}
+	for _, v := range policyNumeric {
+		out[v] = true
+	}
+	return out
+}
+
+// maxBadValueLen bounds the unreadable value an error message quotes.
+const maxBadValueLen = 40
+
 // readFeatures streams a features file (Parquet, CSV or gzipped CSV) in
 // merchant id order, calling fn with one reused Features per row: numeric
 // columns go to Num (NULL as NaN: present but missing), text columns to Str.
-func readFeatures(ctx context.Context, path string, fn func(row int, id, asOf string, f *scoring.Features) error) error {
+// A column named in numeric must hold numbers: when the file types it as
+// text (DuckDB does so for a whole CSV column when one cell is not a number),
+// each value is cast, an empty or NULL one stays missing, and the first that
+// is not a number fails the read naming the merchant, the column and the
+// value (merchant ids are unique, so the merchant names the row; rows are read
+// in id order, not file order), before fn sees that row. Other text columns go
+// to Str as they are.
+func readFeatures(ctx context.Context, path string, numeric map[string]bool, fn func(row int, id, asOf string, f *scoring.Features) error) error {
 	if strings.TrimSpace(path) == "" {
 		return lend.FieldErrorf("features", "a features file is required")
 	}
@@ -296,6 +332,7 @@ func readFeatures(ctx context.Context, path string, fn func(row int, id, asOf st
 	type col struct {
 		name    string
 		numeric bool
+		cast    bool // numeric input typed as text: TRY_CAST, plus the text of a bad cell
 	}
 	var cols []col
 	hasID, asOfIdx := false, -1
@@ -313,7 +350,11 @@ func readFeatures(ctx context.Context, path string, fn func(row int, id, asOf st
 		case AsOfColumn:
 			asOfIdx = len(cols)
 		}
-		cols = append(cols, col{name, isNumeric(typ)})
+		c := col{name: name, numeric: isNumeric(typ)}
+		if !c.numeric && numeric[name] && name != AsOfColumn {
+			c.numeric, c.cast = true, true
+		}
+		cols = append(cols, c)
 	}
 	rows.Close()
 	if !hasID {
@@ -328,6 +369,12 @@ func readFeatures(ctx context.Context, path string, fn func(row int, id, asOf st
 		switch {
 		case i == asOfIdx:
 			sel.WriteString(", strftime(CAST(" + quoteIdent(c.name) + " AS DATE), '%Y-%m-%d')")
+		case c.cast:
+			// the number DuckDB reads in the text, then the text itself only
+			// where it is neither blank nor a number (NULL otherwise, so a
+			// good row carries no string)
+			q := "CAST(" + quoteIdent(c.name) + " AS VARCHAR)"
+			sel.WriteString(", TRY_CAST(" + q + " AS DOUBLE), CASE WHEN TRY_CAST(" + q + " AS DOUBLE) IS NULL AND trim(" + q + ") <> '' THEN " + q + " END")
 		case c.numeric:
 			sel.WriteString(", CAST(" + quoteIdent(c.name) + " AS DOUBLE)")
 		default:
@@ -342,14 +389,17 @@ func readFeatures(ctx context.Context, path string, fn func(row int, id, asOf st
 	defer rows.Close()
 	nums := make([]sql.NullFloat64, len(cols))
 	strs := make([]sql.NullString, len(cols))
-	dest := make([]any, len(cols)+1)
+	dest := make([]any, 1, len(cols)+1)
 	var id sql.NullString
 	dest[0] = &id
 	for i, c := range cols {
-		if c.numeric && i != asOfIdx {
-			dest[i+1] = &nums[i]
-		} else {
-			dest[i+1] = &strs[i]
+		switch {
+		case c.cast:
+			dest = append(dest, &nums[i], &strs[i])
+		case c.numeric && i != asOfIdx:
+			dest = append(dest, &nums[i])
+		default:
+			dest = append(dest, &strs[i])
 		}
 	}
 	f := &scoring.Features{Num: make(map[string]float64, len(cols)), Str: map[string]string{}}
@@ -383,6 +433,8 @@ func readFeatures(ctx context.Context, path string, fn func(row int, id, asOf st
 				v := math.NaN()
 				if nums[i].Valid {
 					v = nums[i].Float64
+				} else if c.cast && strs[i].Valid {
+					return lend.FieldErrorf(c.name, "features: merchant %s: %s %q is not a number", id.String, c.name, truncate(strs[i].String, maxBadValueLen))
 				}
 				f.Num[c.name] = v
 			case strs[i].Valid:
@@ -409,7 +461,11 @@ func sourceOf(path string) (string, error) {
 	case strings.HasSuffix(p, ".parquet"):
 		return "read_parquet(" + quoteString(path) + ")", nil
 	case strings.HasSuffix(p, ".csv"), strings.HasSuffix(p, ".csv.gz"):
-		return "read_csv(" + quoteString(path) + ", header = true, nullstr = ['', 'NULL'])", nil
+		// every column as text: DuckDB types a CSV column from a sample of
+		// rows, so a non-number past the sample would fail the whole read,
+		// even in a column nothing uses; readFeatures casts the columns the
+		// model and the policy read as numbers.
+		return "read_csv(" + quoteString(path) + ", header = true, all_varchar = true, nullstr = ['', 'NULL'])", nil
 	}
 	return "", lend.FieldErrorf("features", "%s: want a .parquet, .csv or .csv.gz file", path)
 }
@@ -426,6 +482,17 @@ func isNumeric(typ string) bool {
 
 func quoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 func quoteIdent(s string) string  { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// truncate shortens s to at most n bytes (on a rune boundary), marking a cut with "...".
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
+}
 
 // firstLine keeps an engine error to one line for the user.
 func firstLine(err error) string {

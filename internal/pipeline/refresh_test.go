@@ -120,7 +120,7 @@ func TestRefreshOneRules(t *testing.T) {
 	var id string
 	var f *scoring.Features
 	var a *scoring.Assessment
-	err := readFeatures(context.Background(), feat, func(_ int, mid, _ string, row *scoring.Features) error {
+	err := readFeatures(context.Background(), feat, numericInputs(eng.Scorer().Model()), func(_ int, mid, _ string, row *scoring.Features) error {
 		if f != nil {
 			return nil
 		}
