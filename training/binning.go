@@ -315,7 +315,7 @@ func finishBins(bv *binnedVar, G, B int) {
 // levels rarer than the minimum bin share are pooled, the (pooled) levels are
 // ordered by WoE and merged into at most maxBins monotonic groups. Levels never
 // seen in training score in an "other" bin with the WoE of the pooled rare
-// levels (or 0, neutral, when there are none).
+// levels (or the worst attribute's, the lowest WoE, when there are none).
 func binCategorical(name string, s []string, y []int8, idx []int, cfg binConfig) binnedVar {
 	bv := binnedVar{v: scoring.Variable{Name: name, Type: KindCategorical}, trend: "bad rate"}
 	counts := map[string]*cell{}
@@ -408,14 +408,33 @@ func binCategorical(name string, s []string, y []int8, idx []int, cfg binConfig)
 	bv.v.Bins = append(bv.v.Bins, scoring.Bin{Kind: scoring.BinMissing, Label: "missing", Count: miss.n, Bads: miss.b})
 	bv.v.Bins = append(bv.v.Bins, scoring.Bin{Kind: scoring.BinOther, Label: "levels not seen in training"})
 	finishBins(&bv, G, B)
+	other := &bv.v.Bins[len(bv.v.Bins)-1]
 	if rareBin >= 0 {
-		bv.v.Bins[len(bv.v.Bins)-1].WoE = bv.v.Bins[rareBin].WoE
-		bv.v.Bins[len(bv.v.Bins)-1].Label = "levels not seen in training (scored as " + bv.v.Bins[rareBin].Label + ")"
+		other.WoE = bv.v.Bins[rareBin].WoE
+		other.Label = "levels not seen in training (scored as " + bv.v.Bins[rareBin].Label + ")"
+	} else if worst, ok := lowestWoE(bv.v.Bins); ok {
+		// No rare levels to stand for unseen ones: the worst attribute's WoE
+		// (the lowest: a selected variable's points rise with WoE, wrong-sign
+		// variables are dropped), never neutral points, as for an unseen
+		// missing value (binPoints).
+		other.WoE = worst
+		other.Label = "levels not seen in training (scored as the worst attribute)"
 	}
 	if len(nonEmpty(bv.v.Bins)) < 2 {
 		bv.reason = "constant"
 	}
 	return bv
+}
+
+// lowestWoE is the lowest WoE over the bins training rows fell in.
+func lowestWoE(bins []scoring.Bin) (float64, bool) {
+	w, ok := 0.0, false
+	for _, b := range bins {
+		if b.Count > 0 && (!ok || b.WoE < w) {
+			w, ok = b.WoE, true
+		}
+	}
+	return w, ok
 }
 
 func categoryLabel(cats []string) string {

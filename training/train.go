@@ -254,8 +254,11 @@ func Train(ctx context.Context, opt Options) (*Result, error) {
 		v.VIF = vifs[j]
 		v.Trend = binned[i].trend
 		v.Bins = slices.Clone(v.Bins)
-		for b := range v.Bins {
-			v.Bins[b].Points = int(math.Round(-factor*v.Coefficient*v.Bins[b].WoE)) + shares[j]
+		for b, p := range binPoints(v.Bins, factor, v.Coefficient) {
+			v.Bins[b].Points = p + shares[j]
+			if unseenBin(v.Bins[b]) {
+				v.Bins[b].Label += " " + unseenLabel
+			}
 		}
 		m.Variables = append(m.Variables, v)
 		status[v.Name] = "selected"
@@ -306,6 +309,41 @@ func Train(ctx context.Context, opt Options) (*Result, error) {
 	}
 	res.Model = m
 	return res, nil
+}
+
+// unseenLabel follows the label of a missing or special bin that training
+// never saw, whose points are the worst attribute's (see binPoints).
+const unseenLabel = "(not seen in training: scored as the worst attribute)"
+
+// unseenBin reports a missing or special-code bin no training row fell in.
+func unseenBin(b scoring.Bin) bool {
+	return b.Count == 0 && (b.Kind == scoring.BinMissing || b.Kind == scoring.BinSpecial)
+}
+
+// binPoints returns each bin's points before the base share:
+// round(−factor·coef·WoE), except that a missing or special bin training
+// never saw (count 0, WoE 0, which would be neutral points) gets the worst
+// attribute's points, the fewest over the bins training saw. The scorer
+// promises that an unknown value is never rewarded, and the points table
+// must say so, not show neutral points. The "levels not seen in training"
+// bin of a categorical variable keeps its own WoE (the rare levels').
+func binPoints(bins []scoring.Bin, factor, coef float64) []int {
+	pts := make([]int, len(bins))
+	worst, seen := 0, false
+	for b := range bins {
+		pts[b] = int(math.Round(-factor * coef * bins[b].WoE))
+		if bins[b].Count > 0 && (!seen || pts[b] < worst) {
+			worst, seen = pts[b], true
+		}
+	}
+	if seen {
+		for b := range bins {
+			if unseenBin(bins[b]) {
+				pts[b] = worst
+			}
+		}
+	}
+	return pts
 }
 
 // finish stamps the content hash and creation time and validates the artifact.

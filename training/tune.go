@@ -181,8 +181,9 @@ func scoreFold(ctx context.Context, cands []*Column, y []int8, fit, val []int, o
 
 // validationScores scores rows with the fitted variables as the artifact
 // would: each variable's points are round(−factor·coefficient·WoE) of the bin
-// the scorer's own lookup puts the row in. The base points are left out: a
-// constant does not change an AUC.
+// the scorer's own lookup puts the row in (the worst attribute's for a missing
+// or special bin the fold's training rows never saw, see binPoints). The base
+// points are left out: a constant does not change an AUC.
 func validationScores(cands []*Column, bs *binnedStage, kept []int, lf *logitFit, rows []int, pdo float64) []int {
 	factor := pdo / math.Ln2
 	tmp := &scoring.Model{}
@@ -192,11 +193,11 @@ func validationScores(cands []*Column, bs *binnedStage, kept []int, lf *logitFit
 	sc := scoring.NewScorer(tmp)
 	score := make([]int, len(rows))
 	for j, i := range kept {
-		c, bins, coef := cands[i], bs.binned[i].v.Bins, lf.Coef[j+1]
+		c, pts := cands[i], binPoints(bs.binned[i].v.Bins, factor, lf.Coef[j+1])
 		for t, r := range rows {
 			b := binOf(sc, j, c, r)
 			if b >= 0 {
-				score[t] += int(math.Round(-factor * coef * bins[b].WoE))
+				score[t] += pts[b]
 			}
 		}
 	}
