@@ -523,6 +523,51 @@ func (p *Portfolio) AddLines(modelID string, c LineCell) {
 	p.LinesByModel[modelID] = x
 }
 
+// PortfolioLoansSQL and PortfolioLinesSQL are the portfolio's queries, the
+// same on SQLite and PostgreSQL (sums cast to BIGINT: PostgreSQL's sum of
+// BIGINT is NUMERIC).
+const (
+	PortfolioLoansSQL = `SELECT status, grade, bucket, count(*), CAST(sum(principal_outstanding_minor) AS BIGINT) FROM loans GROUP BY 1, 2, 3`
+	PortfolioLinesSQL = `SELECT model_id, count(*), CAST(sum(limit_minor) AS BIGINT), CAST(sum(drawn_minor) AS BIGINT) FROM credit_lines
+		WHERE status IN ('active', 'frozen') GROUP BY 1`
+)
+
+// Rows is what a store's portfolio queries return (*sql.Rows, pgx.Rows).
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+}
+
+// AddLoanRows adds rows of (status, grade, bucket, count, outstanding
+// principal) with AddLoans, then sets PAR30. The caller checks the rows'
+// error and closes them.
+func (p *Portfolio) AddLoanRows(rows Rows) error {
+	for rows.Next() {
+		var status, grade, bucket string
+		var c PortfolioCell
+		if err := rows.Scan(&status, &grade, &bucket, &c.Count, &c.OutstandingMinor); err != nil {
+			return err
+		}
+		p.AddLoans(status, grade, bucket, c)
+	}
+	p.Finish()
+	return nil
+}
+
+// AddLineRows adds rows of (model id, count, limit, drawn) with AddLines.
+// The caller checks the rows' error and closes them.
+func (p *Portfolio) AddLineRows(rows Rows) error {
+	for rows.Next() {
+		var model string
+		var c LineCell
+		if err := rows.Scan(&model, &c.Count, &c.LimitMinor, &c.DrawnMinor); err != nil {
+			return err
+		}
+		p.AddLines(model, c)
+	}
+	return nil
+}
+
 // Finish sets PAR30 once every loan is added.
 func (p *Portfolio) Finish() {
 	p.PAR30Bps = Bps(p.par30Minor, p.OutstandingMinor)

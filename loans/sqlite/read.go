@@ -419,36 +419,24 @@ func (s *Store) Portfolio(ctx context.Context) (loans.Portfolio, error) {
 
 // portfolioRows adds the loans and the open credit lines to p.
 func portfolioRows(q connReader, p *loans.Portfolio) error {
-	rows, err := q.Query(`SELECT status, grade, bucket, count(*), sum(principal_outstanding_minor) FROM loans GROUP BY 1, 2, 3`)
+	rows, err := q.Query(loans.PortfolioLoansSQL)
 	if err != nil {
 		return internal(err, "portfolio")
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var status, grade, bucket string
-		var c loans.PortfolioCell
-		if err := rows.Scan(&status, &grade, &bucket, &c.Count, &c.OutstandingMinor); err != nil {
-			return internal(err, "portfolio")
-		}
-		p.AddLoans(status, grade, bucket, c)
+	if err := p.AddLoanRows(rows); err != nil {
+		return internal(err, "portfolio")
 	}
 	if err := rows.Err(); err != nil {
 		return internal(err, "portfolio")
 	}
-	p.Finish()
-	lines, err := q.Query(`SELECT model_id, count(*), sum(limit_minor), sum(drawn_minor) FROM credit_lines
-		WHERE status IN ('active', 'frozen') GROUP BY 1`)
+	lines, err := q.Query(loans.PortfolioLinesSQL)
 	if err != nil {
 		return internal(err, "portfolio lines")
 	}
 	defer lines.Close()
-	for lines.Next() {
-		var model string
-		var c loans.LineCell
-		if err := lines.Scan(&model, &c.Count, &c.LimitMinor, &c.DrawnMinor); err != nil {
-			return internal(err, "portfolio lines")
-		}
-		p.AddLines(model, c)
+	if err := p.AddLineRows(lines); err != nil {
+		return internal(err, "portfolio lines")
 	}
 	return internal(lines.Err(), "portfolio lines")
 }
