@@ -523,15 +523,6 @@ func (p *Portfolio) AddLines(modelID string, c LineCell) {
 	p.LinesByModel[modelID] = x
 }
 
-// PortfolioLoansSQL and PortfolioLinesSQL are the portfolio's queries, the
-// same on SQLite and PostgreSQL (sums cast to BIGINT: PostgreSQL's sum of
-// BIGINT is NUMERIC).
-const (
-	PortfolioLoansSQL = `SELECT status, grade, bucket, count(*), CAST(sum(principal_outstanding_minor) AS BIGINT) FROM loans GROUP BY 1, 2, 3`
-	PortfolioLinesSQL = `SELECT model_id, count(*), CAST(sum(limit_minor) AS BIGINT), CAST(sum(drawn_minor) AS BIGINT) FROM credit_lines
-		WHERE status IN ('active', 'frozen') GROUP BY 1`
-)
-
 // Rows is what a store's portfolio queries return (*sql.Rows, pgx.Rows).
 type Rows interface {
 	Next() bool
@@ -539,7 +530,8 @@ type Rows interface {
 }
 
 // AddLoanRows adds rows of (status, grade, bucket, count, outstanding
-// principal) with AddLoans, then sets PAR30. The caller checks the rows'
+// principal), each store's query of its loans grouped by the first three,
+// with AddLoans, then sets PAR30. The caller checks the rows'
 // error and closes them.
 func (p *Portfolio) AddLoanRows(rows Rows) error {
 	for rows.Next() {
@@ -554,7 +546,8 @@ func (p *Portfolio) AddLoanRows(rows Rows) error {
 	return nil
 }
 
-// AddLineRows adds rows of (model id, count, limit, drawn) with AddLines.
+// AddLineRows adds rows of (model id, count, limit, drawn), each store's
+// query of its open (active or frozen) lines grouped by model, with AddLines.
 // The caller checks the rows' error and closes them.
 func (p *Portfolio) AddLineRows(rows Rows) error {
 	for rows.Next() {

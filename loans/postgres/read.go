@@ -426,9 +426,17 @@ func (s *Store) Portfolio(ctx context.Context) (loans.Portfolio, error) {
 	return p, err
 }
 
+// The portfolio's queries (AddLoanRows, AddLineRows read their columns);
+// PostgreSQL's sum of BIGINT is NUMERIC, hence the casts.
+const (
+	portfolioLoansSQL = `SELECT status, grade, bucket, count(*), sum(principal_outstanding_minor)::bigint FROM loans GROUP BY 1, 2, 3`
+	portfolioLinesSQL = `SELECT model_id, count(*), sum(limit_minor)::bigint, sum(drawn_minor)::bigint FROM credit_lines
+		WHERE status IN ('active', 'frozen') GROUP BY 1`
+)
+
 // portfolioRows adds the loans and the open credit lines to p.
 func portfolioRows(ctx context.Context, tx pgx.Tx, p *loans.Portfolio) error {
-	rows, err := tx.Query(ctx, loans.PortfolioLoansSQL)
+	rows, err := tx.Query(ctx, portfolioLoansSQL)
 	if err != nil {
 		return internal(err, "portfolio")
 	}
@@ -439,7 +447,7 @@ func portfolioRows(ctx context.Context, tx pgx.Tx, p *loans.Portfolio) error {
 	if err := rows.Err(); err != nil {
 		return internal(err, "portfolio")
 	}
-	lines, err := tx.Query(ctx, loans.PortfolioLinesSQL)
+	lines, err := tx.Query(ctx, portfolioLinesSQL)
 	if err != nil {
 		return internal(err, "portfolio lines")
 	}

@@ -417,9 +417,16 @@ func (s *Store) Portfolio(ctx context.Context) (loans.Portfolio, error) {
 	return p, err
 }
 
+// The portfolio's queries (AddLoanRows, AddLineRows read their columns).
+const (
+	portfolioLoansSQL = `SELECT status, grade, bucket, count(*), sum(principal_outstanding_minor) FROM loans GROUP BY 1, 2, 3`
+	portfolioLinesSQL = `SELECT model_id, count(*), sum(limit_minor), sum(drawn_minor) FROM credit_lines
+		WHERE status IN ('active', 'frozen') GROUP BY 1`
+)
+
 // portfolioRows adds the loans and the open credit lines to p.
 func portfolioRows(q connReader, p *loans.Portfolio) error {
-	rows, err := q.Query(loans.PortfolioLoansSQL)
+	rows, err := q.Query(portfolioLoansSQL)
 	if err != nil {
 		return internal(err, "portfolio")
 	}
@@ -430,7 +437,7 @@ func portfolioRows(q connReader, p *loans.Portfolio) error {
 	if err := rows.Err(); err != nil {
 		return internal(err, "portfolio")
 	}
-	lines, err := q.Query(loans.PortfolioLinesSQL)
+	lines, err := q.Query(portfolioLinesSQL)
 	if err != nil {
 		return internal(err, "portfolio lines")
 	}
