@@ -311,8 +311,13 @@ func (s *Server) decideApplication(req applicationRequest, line loans.CreditLine
 }
 
 // MaxRememberedApplications bounds the in-process memory of decided
-// applications (two generations; a few hundred bytes each).
-const MaxRememberedApplications = 50_000
+// applications (two generations; a few hundred bytes each). It is small
+// because the memo only spares a decision for a retry that comes soon, while
+// every entry it holds is a dozen pointers the garbage collector marks in
+// every cycle: at 50,000 the memo was most of the server's live heap and made
+// each mark phase last 15–30 ms, the p99 tail of decisions
+// (docs/perf/api-resources.md, session 12).
+const MaxRememberedApplications = 4_096
 
 // appMemo remembers, per (owner, Idempotency-Key), the request and the exact
 // application given to the store, so a retry in this process re-sends the
@@ -323,7 +328,7 @@ const MaxRememberedApplications = 50_000
 // retry still replays the stored answer.
 type appMemo struct {
 	mu sync.Mutex
-	m  recent[memoEntry]
+	m  recent[string, memoEntry]
 }
 
 type memoEntry struct {

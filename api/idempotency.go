@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"net/http"
@@ -180,7 +181,7 @@ const ctxReqBody = "lend.request_body"
 const ctxCmdMerchant = "lend.cmd_merchant"
 
 // knownReplayKey marks a request context as the retry of a store command
-// this process has completed, with the merchant it acted for: checks that
+// this process has completed, with the digest of the merchant it acted for: checks that
 // would judge a new command (the risk check) must not refuse what the store
 // will only replay.
 type knownReplayKey struct{}
@@ -189,13 +190,31 @@ type knownReplayKey struct{}
 // merchantID. A staff key reusing its key for another merchant is a new
 // command to the store (keys are scoped by merchant there), so it is not.
 func knownReplayFor(ctx context.Context, merchantID string) bool {
-	m, ok := ctx.Value(knownReplayKey{}).(string)
-	return ok && m != "" && m == merchantID
+	m, ok := ctx.Value(knownReplayKey{}).(digest)
+	return ok && m != (digest{}) && m == digestOf(merchantID)
 }
 
 // MaxCompletedSlots bounds the memory of recently completed store commands
-// (two generations of at most half each; ~100 bytes a slot).
+// (two generations of at most half each; 32 bytes a slot, ~8 MB in all).
 const MaxCompletedSlots = 200_000
+
+// digest is the first 128 bits of a string's SHA-256. The set of completed
+// commands is keyed and valued by digests, not strings, so its map holds no
+// pointers and the garbage collector never scans it: 200,000 slot and
+// merchant strings took most of the server's live heap, and marking them made
+// every collection's mark phase last 15–30 ms, the p99 tail of decisions
+// (docs/perf/api-resources.md, session 12). A collision needs about 2^64
+// slots, so a new command is never taken for the replay of another.
+type digest [16]byte
+
+// digestOf returns the digest of s; the zero digest stands for "".
+func digestOf(s string) digest {
+	if s == "" {
+		return digest{}
+	}
+	sum := sha256.Sum256([]byte(s))
+	return digest(sum[:16])
+}
 
 // inFlightSet is the set of store commands executing in this process, and a
 // bounded memory of recently completed ones (whose retries are replays, never
@@ -203,7 +222,7 @@ const MaxCompletedSlots = 200_000
 type inFlightSet struct {
 	mu   sync.Mutex
 	m    map[string]struct{}
-	done recent[string] // slot → the merchant the command acted for
+	done recent[digest, digest] // slot → the merchant the command acted for
 }
 
 // claim adds slot; false if it is already there.
@@ -219,37 +238,42 @@ func (f *inFlightSet) claim(slot string) bool {
 
 // release drops slot, remembering it as completed for merchant when ok.
 func (f *inFlightSet) release(slot string, ok bool, merchant string) {
+	var k, v digest
+	if ok { // hashed outside the lock
+		k, v = digestOf(slot), digestOf(merchant)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.m, slot)
 	if ok {
-		f.done.put(slot, merchant, MaxCompletedSlots)
+		f.done.put(k, v, MaxCompletedSlots)
 	}
 }
 
 // completed reports whether slot completed recently in this process, and
-// for which merchant.
-func (f *inFlightSet) completed(slot string) (string, bool) {
+// the digest of the merchant it acted for (zero when not known).
+func (f *inFlightSet) completed(slot string) (digest, bool) {
+	k := digestOf(slot)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.done.get(slot)
+	return f.done.get(k)
 }
 
 // recent is a bounded map that forgets its oldest half at once: two
 // generations, the current filled up to max/2, then demoted. Not safe for
 // concurrent use on its own.
-type recent[V any] struct {
-	cur, old map[string]V
+type recent[K comparable, V any] struct {
+	cur, old map[K]V
 }
 
-func (r *recent[V]) put(k string, v V, max int) {
+func (r *recent[K, V]) put(k K, v V, max int) {
 	if r.cur == nil || len(r.cur) >= max/2 {
-		r.old, r.cur = r.cur, make(map[string]V)
+		r.old, r.cur = r.cur, make(map[K]V)
 	}
 	r.cur[k] = v
 }
 
-func (r *recent[V]) get(k string) (V, bool) {
+func (r *recent[K, V]) get(k K) (V, bool) {
 	if v, ok := r.cur[k]; ok {
 		return v, true
 	}

@@ -28,7 +28,7 @@ const maxLineAttempts = 3
 // again (decideAndStore).
 type lineCache struct {
 	mu sync.Mutex
-	m  recent[loans.CreditLine]
+	m  recent[string, loans.CreditLine]
 }
 
 func (lc *lineCache) get(merchantID string) (loans.CreditLine, bool) {
