@@ -5,6 +5,7 @@
 //
 //	lendload -url http://127.0.0.1:8080 -keys lend-data/demo-keys.txt -scenario decision -c 20 -n 30000
 //	lendload ... -scenario decision -rate 5000 -c 64      # open loop: p99 at a fixed offered rate
+//	lendload ... -rate 5000 -c 64 -latencies lat.csv     # and every request's timing, to see when the slow ones fell
 //
 // Scenarios: healthz (GET /healthz, the ceiling: no key, no store), creditline
 // (GET the merchant's line), decision (POST /v1/applications, each with its
@@ -27,6 +28,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -41,6 +43,7 @@ func (h *headers) Set(v string) error { *h = append(*h, v); return nil }
 type options struct {
 	url, keysFile, key, merchant, scenario string
 	method, path, body                     string
+	latencies                              string
 	header                                 headers
 	conns, requests, amountMinor, termMths int
 	rate                                   float64
@@ -72,6 +75,7 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&o.amountMinor, "amount", 100000, "decision: amount_minor applied for")
 	fs.IntVar(&o.termMths, "term", 6, "decision: term_months")
 	fs.BoolVar(&o.asJSON, "json", false, "print the result as one JSON object")
+	fs.StringVar(&o.latencies, "latencies", "", "write every answered request's timing to this CSV file (index,start_us,latency_us,status; start is the due time in an open loop)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -88,6 +92,7 @@ func run(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	cfg.Record = o.latencies != ""
 	res, err := loadgen.Run(ctx, cfg)
 	if err != nil && ctx.Err() == nil {
 		return err // the configuration was refused: nothing ran
@@ -95,6 +100,11 @@ func run(args []string, out io.Writer) error {
 	// An interrupted run still prints what it measured, then fails.
 	if err := o.print(out, res); err != nil {
 		return err
+	}
+	if o.latencies != "" {
+		if err := writeSamples(o.latencies, res.Samples); err != nil {
+			return err
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("interrupted: %w", err)
@@ -120,6 +130,32 @@ func (o *options) print(out io.Writer, res loadgen.Result) error {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// writeSamples writes the samples as CSV to path through a temporary file
+// renamed into place, so a failed write leaves no partial file.
+func writeSamples(path string, samples []loadgen.Sample) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".lendload-*.csv")
+	if err != nil {
+		return fmt.Errorf("-latencies: %w", err)
+	}
+	defer os.Remove(f.Name()) // after a successful rename there is nothing to remove
+	w := bufio.NewWriter(f)
+	fmt.Fprintln(w, "index,start_us,latency_us,status")
+	for _, s := range samples {
+		fmt.Fprintf(w, "%d,%d,%d,%d\n", s.Index, s.Start.Microseconds(), s.Latency.Microseconds(), s.Status)
+	}
+	err = w.Flush()
+	if e := f.Close(); err == nil {
+		err = e
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("-latencies %s: %w", path, err)
+	}
+	return nil
+}
 
 // readKeys fills the key and merchant from the demo keys file's
 // LEND_MERCHANT_KEY= and LEND_MERCHANT_ID= lines.

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -134,5 +135,42 @@ func TestJSONFailures(t *testing.T) {
 	}
 	if err == nil || res.Requests != 3 || res.Failures != 3 || res.Statuses["401"] != 3 || !strings.Contains(res.FirstFailure, "status 401") {
 		t.Fatalf("err %v, result %+v", err, res)
+	}
+}
+
+// -latencies writes one CSV line per answered request, in request order,
+// with the header first; an open loop at 1,000/s has request i due at i ms
+// (start_us = 1000·i). A path that cannot be written fails the command after
+// the result is printed, and leaves no file behind.
+func TestLatenciesFile(t *testing.T) {
+	ts := httptest.NewServer(&fakeAPI{keys: map[string]bool{}, bodies: map[string]int{}, repayPaths: map[string]int{}})
+	defer ts.Close()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "lat.csv")
+	base := []string{"-url", ts.URL, "-scenario", "creditline", "-key", "mk_secret", "-merchant", "m0000081"}
+	args := append(base, "-n", "20", "-c", "2", "-rate", "1000", "-latencies", path)
+	if err := run(args, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != 21 || lines[0] != "index,start_us,latency_us,status" {
+		t.Fatalf("%d lines, first %q", len(lines), lines[0])
+	}
+	for i, l := range lines[1:] {
+		f := strings.Split(l, ",")
+		if len(f) != 4 || f[0] != strconv.Itoa(i) || f[1] != strconv.Itoa(1000*i) || f[3] != "200" {
+			t.Fatalf("line %d: %q", i+1, l)
+		}
+	}
+	bad := filepath.Join(dir, "no-such-dir", "lat.csv")
+	if err := run(append(base, "-n", "2", "-latencies", bad), io.Discard); err == nil || !strings.Contains(err.Error(), "-latencies") {
+		t.Fatalf("unwritable path: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("files left in %s: %v", dir, entries)
 	}
 }

@@ -56,6 +56,20 @@ type Config struct {
 	OK func(status int) bool
 	// Timeout bounds one request (default 10 s).
 	Timeout time.Duration
+	// Record keeps every answered request's timing in Result.Samples (32
+	// bytes each), to see when in a run the slow requests fell.
+	Record bool
+}
+
+// Sample is one answered request's timing, offsets from the run's start.
+type Sample struct {
+	Index int // the request's number, 0 ..< Requests
+	// Start is when its latency counts from: the due time in an open loop;
+	// in a closed loop, when the connection took the request (before a
+	// dial, if it had to open one).
+	Start   time.Duration
+	Latency time.Duration
+	Status  int
 }
 
 // Result is what a run measured.
@@ -79,6 +93,8 @@ type Result struct {
 	// time without the generator's own lateness. Both are reported because on
 	// one machine the generator is late when the server takes the CPU.
 	P99FromSend time.Duration
+	// Samples (Config.Record) are the answered requests' timings, by Index.
+	Samples []Sample
 }
 
 // String formats the result for a performance note.
@@ -138,6 +154,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	r := &run{cfg: cfg, head: requestHead(cfg)}
 	lat := make([][]time.Duration, cfg.Connections)
 	open := make([]openLoopTimes, cfg.Connections)
+	samples := make([][]Sample, cfg.Connections)
 	statuses := make([]map[int]int, cfg.Connections)
 	var wg sync.WaitGroup
 	r.start = time.Now()
@@ -145,7 +162,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lat[w], statuses[w] = r.worker(ctx, cfg.Requests/cfg.Connections+1, &open[w])
+			lat[w], statuses[w] = r.worker(ctx, cfg.Requests/cfg.Connections+1, &open[w], &samples[w])
 		}()
 	}
 	wg.Wait()
@@ -176,6 +193,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		slices.Sort(fromSend)
 		res.P99FromSend = percentile(fromSend, 99)
 	}
+	if cfg.Record {
+		res.Samples = slices.Concat(samples...)
+		slices.SortFunc(res.Samples, func(a, b Sample) int { return a.Index - b.Index })
+	}
 	return res, ctx.Err()
 }
 
@@ -205,7 +226,7 @@ type openLoopTimes struct{ late, fromSend []time.Duration }
 
 // worker drives one connection until the run's requests are taken; in an
 // open loop it also records open's timings.
-func (r *run) worker(ctx context.Context, capHint int, open *openLoopTimes) ([]time.Duration, map[int]int) {
+func (r *run) worker(ctx context.Context, capHint int, open *openLoopTimes, samples *[]Sample) ([]time.Duration, map[int]int) {
 	mine := make([]time.Duration, 0, capHint)
 	statuses := map[int]int{}
 	var conn net.Conn
@@ -256,7 +277,11 @@ func (r *run) worker(ctx context.Context, capHint int, open *openLoopTimes) ([]t
 			hangUp()
 			continue
 		}
-		mine = append(mine, time.Since(t0))
+		latency := time.Since(t0)
+		mine = append(mine, latency)
+		if r.cfg.Record {
+			*samples = append(*samples, Sample{Index: i, Start: t0.Sub(r.start), Latency: latency, Status: status})
+		}
 		if r.cfg.Rate > 0 {
 			open.fromSend = append(open.fromSend, time.Since(sent))
 		}

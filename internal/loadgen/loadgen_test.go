@@ -308,3 +308,39 @@ func TestSendLateness(t *testing.T) {
 		t.Errorf("20 connections: sends late p99 %v, latency p99 %v; want < 15 ms and ≥ 20 ms", many.SendLateP99, many.P99)
 	}
 }
+
+// Record keeps one sample per answered request, in index order: an open
+// loop's request i is due i/Rate after the start (at 2,000/s, i × 0.5 ms,
+// exact to the nanosecond because the due time is computed, not measured),
+// and each sample's status is the one the server gave that request (here the
+// key's number mod 3 picks 200, 201 or 202).
+func TestRecordSamples(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i, _ := strconv.Atoi(strings.TrimPrefix(r.Header.Get("Idempotency-Key"), "rec-"))
+		w.WriteHeader(200 + i%3)
+	}))
+	defer ts.Close()
+	const n = 300
+	for _, rate := range []float64{0, 2000} {
+		res, err := Run(context.Background(), Config{Addr: strings.TrimPrefix(ts.URL, "http://"), Connections: 4,
+			Requests: n, Rate: rate, Method: "POST", Path: "/x", KeyHeader: "Idempotency-Key", KeyPrefix: "rec-", Record: true})
+		if err != nil || res.Failures != 0 {
+			t.Fatalf("rate %v: %v, %d failures (%s)", rate, err, res.Failures, res.FirstFailure)
+		}
+		if len(res.Samples) != n {
+			t.Fatalf("rate %v: %d samples, want %d", rate, len(res.Samples), n)
+		}
+		for i, s := range res.Samples {
+			if s.Index != i || s.Status != 200+i%3 || s.Latency <= 0 || s.Start < 0 || s.Start+s.Latency > res.Elapsed {
+				t.Fatalf("rate %v: sample %d = %+v (elapsed %v)", rate, i, s, res.Elapsed)
+			}
+			if want := time.Duration(i) * 500 * time.Microsecond; rate > 0 && s.Start != want {
+				t.Fatalf("sample %d due at %v, want %v", i, s.Start, want)
+			}
+		}
+	}
+	res, err := Run(context.Background(), Config{Addr: strings.TrimPrefix(ts.URL, "http://"), Connections: 1, Requests: 3, Path: "/x"})
+	if err != nil || res.Samples != nil {
+		t.Fatalf("without Record: %v, samples %v", err, res.Samples)
+	}
+}
