@@ -149,14 +149,15 @@ func (s *Server) idempotency(next echo.HandlerFunc) echo.HandlerFunc {
 // write lock and then replays the first's result.
 func (s *Server) commandIdempotency(c echo.Context, next echo.HandlerFunc, owner, key string) error {
 	slot := owner + "\x00" + key
-	if merchant, done := s.inFlight.completed(slot); done {
+	merchant, done, claimed := s.inFlight.claimUnlessCompleted(slot)
+	if done {
 		// Known to have completed here (for merchant): a replay, which the
 		// store answers without executing, however many arrive at once.
 		c.Set(ctxIdemKey, key)
 		c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), knownReplayKey{}, merchant)))
 		return next(c)
 	}
-	if !s.inFlight.claim(slot) {
+	if !claimed {
 		return &lend.Error{Code: lend.ECONFLICT, Field: HeaderIdempotencyKey, Message: "a request with this Idempotency-Key is still in flight; retry later"}
 	}
 	ok := false
@@ -225,15 +226,23 @@ type inFlightSet struct {
 	done recent[digest, digest] // slot → the merchant the command acted for
 }
 
-// claim adds slot; false if it is already there.
-func (f *inFlightSet) claim(slot string) bool {
+// claimUnlessCompleted reports, under one hold of the lock, that slot
+// completed recently (with the digest of its merchant), or else claims it
+// (claimed false: it is executing). One hold, because a command finishing
+// between a separate look and claim would make its retry a new command,
+// checked as one (api/risk.go) instead of replayed.
+func (f *inFlightSet) claimUnlessCompleted(slot string) (merchant digest, done, claimed bool) {
+	k := digestOf(slot)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if merchant, done = f.done.get(k); done {
+		return merchant, true, false
+	}
 	if _, busy := f.m[slot]; busy {
-		return false
+		return digest{}, false, false
 	}
 	f.m[slot] = struct{}{}
-	return true
+	return digest{}, false, true
 }
 
 // release drops slot, remembering it as completed for merchant when ok.
@@ -248,15 +257,6 @@ func (f *inFlightSet) release(slot string, ok bool, merchant string) {
 	if ok {
 		f.done.put(k, v, MaxCompletedSlots)
 	}
-}
-
-// completed reports whether slot completed recently in this process, and
-// the digest of the merchant it acted for (zero when not known).
-func (f *inFlightSet) completed(slot string) (digest, bool) {
-	k := digestOf(slot)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.done.get(k)
 }
 
 // recent is a bounded map that forgets its oldest half at once: two
