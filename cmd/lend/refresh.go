@@ -3,8 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/lendhq/lend"
 	"github.com/lendhq/lend/internal/pipeline"
@@ -30,7 +32,11 @@ DATA/model.json while none is active) and write each credit line through the loa
 store: a frozen (delinquent) line stays frozen, a limit never drops below what
 is drawn, an ineligible merchant's line is cut to what is drawn. With --tx the
 feature pipeline runs on the transactions first, as of --as-of. Re-running for
-the same as-of and model changes nothing.`,
+the same as-of and model changes nothing.
+
+An open line whose merchant is not in the features file is left as it is; the
+summary counts those lines (not_refreshed with --json) and a WARNING on stderr
+names the first 10 in id order. The exit status stays 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dsn := dbDSN(cmd)
@@ -59,13 +65,18 @@ the same as-of and model changes nothing.`,
 			if err != nil {
 				return err
 			}
+			// The warning goes to stderr in both modes (stdout stays the
+			// summary, pure JSON with --json); the exit stays 0: the lines
+			// that were scored are refreshed, and a partial file may be
+			// intended.
+			defer warnNotRefreshed(cmd.ErrOrStderr(), sum)
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
 				return enc.Encode(sum)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "refreshed %d merchants as of %s with model %s: %d new, %d raised, %d lowered, %d unchanged, %d frozen, %d declined; %d lines written\n",
-				sum.Merchants, sum.AsOf, sum.ModelID, sum.New, sum.Raised, sum.Lowered, sum.Unchanged, sum.Frozen, sum.Declined, sum.Written)
+			fmt.Fprintf(cmd.OutOrStdout(), "refreshed %d merchants as of %s with model %s: %d new, %d raised, %d lowered, %d unchanged, %d frozen, %d declined; %d lines written; %d open lines not refreshed (merchant not in the features file)\n",
+				sum.Merchants, sum.AsOf, sum.ModelID, sum.New, sum.Raised, sum.Lowered, sum.Unchanged, sum.Frozen, sum.Declined, sum.Written, sum.NotRefreshed)
 			return nil
 		},
 	}
@@ -77,6 +88,26 @@ the same as-of and model changes nothing.`,
 	f.IntVar(&batch, "batch", pipeline.DefaultRefreshBatch, fmt.Sprintf("credit lines per store transaction (1..%d)", pipeline.MaxRefreshBatch))
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	return cmd
+}
+
+// warnNotRefreshed tells the operator, when the features file missed
+// merchants that have an open line, how many and which (the first few in id
+// order): those lines keep an earlier night's limit, grade and as-of.
+func warnNotRefreshed(w io.Writer, sum pipeline.RefreshSummary) {
+	if sum.NotRefreshed == 0 {
+		return
+	}
+	ids := sum.NotRefreshedIDs.List()
+	which := strings.Join(ids, ", ")
+	if sum.NotRefreshed > len(ids) {
+		which = fmt.Sprintf("first %d in id order: %s", len(ids), which)
+	}
+	lines, were := "lines", "were"
+	if sum.NotRefreshed == 1 {
+		lines, were = "line", "was"
+	}
+	fmt.Fprintf(w, "WARNING: %d open credit %s (active or frozen) %s not refreshed: the merchant is not in the features file, so the line keeps the limit, grade and as-of of an earlier run (%s)\n",
+		sum.NotRefreshed, lines, were, which)
 }
 
 // refreshEngine is the model the nightly refresh scores with: --model when

@@ -7,6 +7,7 @@ package pipeline
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -41,7 +42,30 @@ const (
 	AsOfColumn = "as_of"
 	// maxAsOfLen bounds an as-of date string (YYYY-MM-DD).
 	maxAsOfLen = 10
+	// MaxNotRefreshedIDs bounds the merchant ids a summary lists of the open
+	// lines a refresh left alone: enough for an operator to start looking,
+	// bounded whatever the portfolio size.
+	MaxNotRefreshedIDs = 10
 )
+
+// MerchantIDs is a short list of merchant ids, the used slots first and the
+// rest empty. An array rather than a slice so that RefreshSummary stays
+// comparable with ==.
+type MerchantIDs [MaxNotRefreshedIDs]string
+
+// List returns the ids that are set, in order.
+func (m MerchantIDs) List() []string {
+	out := make([]string, 0, len(m))
+	for _, id := range m {
+		if id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// MarshalJSON writes the ids that are set as a JSON array ([] when none).
+func (m MerchantIDs) MarshalJSON() ([]byte, error) { return json.Marshal(m.List()) }
 
 // RefreshOptions configure RefreshLimits.
 type RefreshOptions struct {
@@ -56,7 +80,10 @@ type RefreshOptions struct {
 }
 
 // RefreshSummary counts what a refresh did. Every scored merchant falls in
-// exactly one of New, Raised, Lowered, Unchanged, Frozen, Declined.
+// exactly one of New, Raised, Lowered, Unchanged, Frozen, Declined. Open lines
+// whose merchant is not in the features file are not scored and not written:
+// NotRefreshed counts them so that nobody takes the run for a refresh of
+// every line.
 type RefreshSummary struct {
 	AsOf      string `json:"as_of"`
 	ModelID   string `json:"model_id"`
@@ -69,6 +96,15 @@ type RefreshSummary struct {
 	Declined  int    `json:"declined"` // ineligible: existing line cut to what is drawn, none opened
 	Written   int    `json:"written"`  // lines written to the store (identical lines are not rewritten)
 	Batches   int    `json:"batches"`
+	// NotRefreshed counts the open (active or frozen) lines whose merchant is
+	// not in the features file: they keep their earlier limit, grade and
+	// as-of. Counted from the lines read at the start of the run, the same
+	// read the refresh decides from (not from the write transactions): a line
+	// opened while the run scores is neither refreshed nor counted.
+	NotRefreshed int `json:"not_refreshed"`
+	// NotRefreshedIDs are the first MaxNotRefreshedIDs of those merchants in
+	// id (byte) order.
+	NotRefreshedIDs MerchantIDs `json:"not_refreshed_ids"`
 }
 
 // RefreshLimits scores every merchant of the features file with the engine's
@@ -80,6 +116,8 @@ type RefreshSummary struct {
 // is not rewritten, so a second run for the same as-of and model changes
 // nothing (Written is 0). Writes go in batches; if a batch fails the earlier
 // ones stay, and re-running finishes the job (the refresh is idempotent).
+// An open line whose merchant is not in the file is left as it is (no rule
+// yet says what fresh data a line needs) and counted in NotRefreshed.
 func RefreshLimits(ctx context.Context, opt RefreshOptions) (RefreshSummary, error) {
 	var sum RefreshSummary
 	if opt.Engine == nil || opt.Store == nil {
@@ -148,12 +186,16 @@ func RefreshLimits(ctx context.Context, opt RefreshOptions) (RefreshSummary, err
 		if write {
 			updates = append(updates, u)
 		}
+		// Seen: what stays in prev afterwards is the lines the file misses
+		// (ids are unique in the file, so nothing reads this entry again).
+		delete(prev, id)
 		return nil
 	})
 	if err != nil {
 		return sum, err
 	}
 	sum.AsOf = asOf
+	sum.NotRefreshed, sum.NotRefreshedIDs = notRefreshed(prev)
 	for start := 0; start < len(updates); start += batch {
 		end := min(start+batch, len(updates))
 		if _, err := opt.Store.UpsertCreditLines(ctx, updates[start:end]); err != nil {
@@ -163,6 +205,32 @@ func RefreshLimits(ctx context.Context, opt RefreshOptions) (RefreshSummary, err
 		sum.Batches++
 	}
 	return sum, nil
+}
+
+// notRefreshed counts the open (active or frozen) lines of left, the stored
+// lines whose merchant the features file did not carry, and returns the
+// smallest ids among them in byte order. A closed line is not counted: it
+// lends nothing, so an old limit on it misleads nobody.
+func notRefreshed(left map[string]*loans.CreditLine) (n int, ids MerchantIDs) {
+	// keep the MaxNotRefreshedIDs smallest ids by insertion: bounded work per
+	// line, no sort of what may be the whole portfolio
+	low := make([]string, 0, MaxNotRefreshedIDs+1)
+	for id, l := range left {
+		if l.Status != loans.LineActive && l.Status != loans.LineFrozen {
+			continue
+		}
+		n++
+		if len(low) == MaxNotRefreshedIDs && id >= low[len(low)-1] {
+			continue
+		}
+		i, _ := slices.BinarySearch(low, id)
+		low = slices.Insert(low, i, id)
+		if len(low) > MaxNotRefreshedIDs {
+			low = low[:MaxNotRefreshedIDs]
+		}
+	}
+	copy(ids[:], low)
+	return n, ids
 }
 
 func count(s *RefreshSummary, change string) {
