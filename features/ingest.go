@@ -329,6 +329,31 @@ func csvHeader(in *inputFile) (map[string]int, int, error) {
 	return idx, len(names), nil
 }
 
+// utf8Columns are the text columns checked for UTF-8 before staging, in the
+// order their reasons take precedence: the required ones, then buyer_id.
+var utf8Columns = [...]string{"merchant_id", "ts", "amount", "type", "buyer_id"}
+
+// notUTF8Reason is the reject reason of a row whose text (in utf8Columns
+// order) is not all valid UTF-8, "" when it all is. The check must run
+// before DuckDB's appender, which stores such text as NULL: a required field
+// would then read as missing and a buyer_id as no buyer, so the sale would
+// count with its buyer silently lost. buyer_id is checked only when the
+// input has the column (hasBuyer); empty text is valid. The batch path
+// (stageCSV) and the online path (Online.stage, goSources.set) share it, so
+// both give the same reason for the same row.
+func notUTF8Reason(text *[len(utf8Columns)]string, hasBuyer bool) string {
+	n := len(text)
+	if !hasBuyer {
+		n--
+	}
+	for i, s := range text[:n] {
+		if !utf8.ValidString(s) {
+			return utf8Columns[i] + ": not valid UTF-8"
+		}
+	}
+	return ""
+}
+
 // stagingDDL is the table CSV rows (and online rows) are staged in: text as
 // read, plus where it came from. Validation happens in SQL (validatedSQL), the
 // same for every path.
@@ -377,8 +402,9 @@ func stageCSV(ctx context.Context, app *duckdb.Appender, in *inputFile) (blank i
 		}
 		// DuckDB's appender stores text that is not UTF-8 as NULL: the raw
 		// copy is made valid (and cut on a character boundary) so that the
-		// rejects file keeps it, and a required field that is not UTF-8 is
-		// rejected for that, not reported as missing.
+		// rejects file keeps it, and a field that is not UTF-8 is rejected
+		// for that (notUTF8Reason), not reported as missing, nor kept as no
+		// buyer.
 		valid := utf8.Valid(text)
 		raw := string(text)
 		if !valid {
@@ -400,12 +426,13 @@ func stageCSV(ctx context.Context, app *duckdb.Appender, in *inputFile) (blank i
 		} else if len(fields) != nCols {
 			reason = fmt.Sprintf("malformed CSV: expected %d fields, found %d", nCols, len(fields))
 		} else if !valid {
-			for _, c := range requiredColumns {
-				if !utf8.ValidString(fields[idx[c]]) {
-					reason = c + ": not valid UTF-8"
-					break
+			var text [len(utf8Columns)]string
+			for i, c := range utf8Columns {
+				if j, ok := idx[c]; ok {
+					text[i] = fields[j]
 				}
 			}
+			reason = notUTF8Reason(&text, in.HasBuyer)
 		}
 		if reason != "" {
 			err = app.AppendRow(in.Path, lineNo, nil, nil, nil, nil, nil, raw, reason)

@@ -225,6 +225,17 @@ func (o *Online) begin(ctx context.Context) (end func(), err error) {
 	}, nil
 }
 
+// notUTF8 is the reject reason of a row whose text is not all UTF-8 (the
+// batch path's, notUTF8Reason), "" when it all is: the appender and the
+// table function would make such text NULL, losing a buyer silently.
+func (t *Tx) notUTF8(hasBuyer bool) string {
+	if utf8.ValidString(t.MerchantID) && utf8.ValidString(t.TS) && utf8.ValidString(t.Amount) &&
+		utf8.ValidString(t.Type) && utf8.ValidString(t.BuyerID) {
+		return ""
+	}
+	return notUTF8Reason(&[len(utf8Columns)]string{t.MerchantID, t.TS, t.Amount, t.Type, t.BuyerID}, hasBuyer)
+}
+
 // stage fills the staging table (empty at the start of every transaction of
 // begin) with rows then more (lines are 1-based over both).
 func (o *Online) stage(ctx context.Context, hasBuyer bool, rows, more []Tx) error {
@@ -247,7 +258,14 @@ func (o *Online) stage(ctx context.Context, hasBuyer bool, rows, more []Tx) erro
 				if hasBuyer {
 					buyer = r.BuyerID
 				}
-				if err := app.AppendRow("online", line, r.MerchantID, r.TS, r.Amount, r.Type, buyer, nil, nil); err != nil {
+				var err error
+				if reason := r.notUTF8(hasBuyer); reason != "" {
+					// As stageCSV stages a line it rejects: the reason, no fields.
+					err = app.AppendRow("online", line, nil, nil, nil, nil, nil, nil, reason)
+				} else {
+					err = app.AppendRow("online", line, r.MerchantID, r.TS, r.Amount, r.Type, buyer, nil, nil)
+				}
+				if err != nil {
 					app.Close()
 					return err
 				}
@@ -709,7 +727,8 @@ func (b *evalRowBuf) rows(rows []ValidRow, hasBuyer bool) [][]value {
 		row[2] = value{k: vDec, i: r.AmountMicro, scale: 6}
 		row[3] = value{k: vStr, s: r.Type}
 		// A buyer id that is not UTF-8 is NULL, as DuckDB's appender makes
-		// it on the batch side (the JSON API cannot deliver one).
+		// it (stageHistory). Validation rejects such a row (notUTF8Reason),
+		// so only a ValidRow made elsewhere can carry one.
 		row[4] = nullV
 		if hasBuyer && r.BuyerID != "" && utf8.ValidString(r.BuyerID) {
 			row[4] = value{k: vStr, s: r.BuyerID}
@@ -1074,7 +1093,12 @@ func (g *goSources) set(batch []Tx) {
 	g.batch.n = len(batch)
 	g.batch.fill = func(r duckdb.Row, i int) error {
 		t := &batch[i]
-		for c, v := range [...]any{"online", int64(i + 1), t.MerchantID, t.TS, t.Amount, t.Type, t.BuyerID, nil, nil} {
+		vals := [...]any{"online", int64(i + 1), t.MerchantID, t.TS, t.Amount, t.Type, t.BuyerID, nil, nil}
+		if reason := t.notUTF8(true); reason != "" {
+			// As stage (and stageCSV) stage a row they reject.
+			vals = [...]any{"online", int64(i + 1), nil, nil, nil, nil, nil, nil, reason}
+		}
+		for c, v := range vals {
 			if err := r.SetRowValue(c, v); err != nil {
 				return err
 			}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -32,7 +34,7 @@ type Options struct {
 	Paths         []string  // files or globs (CSV, gzipped CSV, Parquet)
 	AsOf          time.Time // midnight UTC; only rows with ts < AsOf count
 	Out           string    // .parquet, .csv or .duckdb (table "features")
-	Rejects       string    // rejects CSV; default Out + ".rejects.csv" when there are rejects
+	Rejects       string    // rejects CSV; default Out + ".rejects.csv"; written when there are rejects, removed by a clean run (removeStaleRejects)
 	MaxRejectRate float64   // 0..1; DefaultMaxRejectRate when negative
 	Threads       int       // DuckDB threads; DefaultThreads when 0
 	MemoryLimit   string    // DuckDB memory_limit; DefaultMemoryLimit when ""
@@ -184,6 +186,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	defer conn.Close()
 
+	rejects := opts.Rejects
+	if rejects == "" {
+		rejects = opts.Out + ".rejects.csv"
+	}
+
 	rep := &Report{AsOf: opts.AsOf.Format("2006-01-02")}
 	rel, err := ingest(ctx, db, conn, inputs, rep)
 	if err != nil {
@@ -203,10 +210,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return rep, lend.Errorf(lend.EINVALID, "tx: no transactions in %d file(s) (header only)", len(inputs))
 	}
 	if rep.Rejected > 0 {
-		rep.Rejects = opts.Rejects
-		if rep.Rejects == "" {
-			rep.Rejects = opts.Out + ".rejects.csv"
-		}
+		rep.Rejects = rejects
 		if err := writeRejects(ctx, conn, rep.Rejects); err != nil {
 			return rep, err
 		}
@@ -231,7 +235,44 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return rep, err
 	}
 	rep.Out = opts.Out
+	if rep.Rejected == 0 {
+		// Only now: a run that fails before its output is in place leaves the
+		// earlier output and the earlier rejects as they were, a pair.
+		if err := removeStaleRejects(rejects); err != nil {
+			return rep, err
+		}
+	}
 	return rep, nil
+}
+
+// rejectsHeader is the first line writeRejects writes.
+const rejectsHeader = "file,line,reason,raw"
+
+// removeStaleRejects removes the rejects file an earlier run left at path,
+// so that a clean run's output never sits beside rejects that read as its
+// own. A clean run writes no rejects file (Report.Rejects stays empty, as
+// before) rather than an empty one: the file exists exactly when the run
+// rejected rows. Only a file starting with rejectsHeader is removed: a
+// --rejects path naming anything else (an input, the output, a typo) is left
+// alone. os.Remove is atomic: there is no half-removed state.
+func removeStaleRejects(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return lend.Errorf(lend.EINVALID, "rejects: this run rejected no rows, but %s (from an earlier run?) cannot be read: %v", path, err)
+	}
+	head := make([]byte, len(rejectsHeader)+2)
+	n, _ := io.ReadFull(f, head)
+	f.Close()
+	if line := string(head[:n]); !strings.HasPrefix(line, rejectsHeader+"\n") && line != rejectsHeader+"\r\n" {
+		return nil
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return lend.Errorf(lend.EINVALID, "rejects: this run rejected no rows and wrote its output, but cannot remove %s left by an earlier run: %v", path, err)
+	}
+	return nil
 }
 
 // ingest stages CSV files and maps Parquet files, then defines the views
