@@ -963,7 +963,19 @@ func (o *Online) computeAll(ctx context.Context, asOf time.Time, hasBuyer bool, 
 // Query (or its single-merchant form) runs over the parsed rows. o.mu is
 // held.
 func (o *Online) computeEval(ctx context.Context, asOf time.Time, hasBuyer bool, rows []Tx, single bool) ([]Row, error) {
-	parsed, bad, err := o.validateBatch(ctx, rows)
+	checked := rows
+	if !hasBuyer {
+		// A history without buyer ids is a file without the column: its
+		// buyer text is neither read nor refused (computeAll's stage, the
+		// batch's notUTF8Reason). validateBatch checks every column, so it
+		// gets the rows without it.
+		checked = make([]Tx, len(rows))
+		for i, r := range rows {
+			r.BuyerID = ""
+			checked[i] = r
+		}
+	}
+	parsed, bad, err := o.validateBatch(ctx, checked)
 	if err != nil {
 		return nil, err
 	}
