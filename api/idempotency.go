@@ -182,9 +182,9 @@ const ctxReqBody = "lend.request_body"
 const ctxCmdMerchant = "lend.cmd_merchant"
 
 // knownReplayKey marks a request context as the retry of a store command
-// this process has completed, with the digest of the merchant it acted for: checks that
-// would judge a new command (the risk check) must not refuse what the store
-// will only replay.
+// this process has completed, with the digest of the merchant it acted for:
+// checks that would judge a new command (the risk check) must not refuse what
+// the store will only replay.
 type knownReplayKey struct{}
 
 // knownReplayFor reports whether ctx is a known replay of a command for
