@@ -28,8 +28,18 @@ var goldenAsOf = time.Date(2024, 7, 1, 0, 0, 0, 0, time.UTC)
 // run runs the pipeline into a Parquet file in t.TempDir() and reads it back.
 func run(t *testing.T, asOf time.Time, maxRate float64, paths ...string) (*Report, []Row) {
 	t.Helper()
+	return runIn(t, "", asOf, maxRate, paths...)
+}
+
+// goldenCurrency is the currency of testdata/golden/history.csv (every row
+// is EUR): its runs lend in it, or every row would be rejected.
+const goldenCurrency = "EUR"
+
+// runIn is run with Options.Currency set to currency.
+func runIn(t *testing.T, currency string, asOf time.Time, maxRate float64, paths ...string) (*Report, []Row) {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "features.parquet")
-	rep, err := Run(context.Background(), Options{Paths: paths, AsOf: asOf, Out: out, MaxRejectRate: maxRate, TempDir: t.TempDir()})
+	rep, err := Run(context.Background(), Options{Paths: paths, AsOf: asOf, Out: out, MaxRejectRate: maxRate, TempDir: t.TempDir(), Currency: currency})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -136,7 +146,7 @@ func TestGolden(t *testing.T) {
 		t.Run(tc.input, func(t *testing.T) {
 			dir := filepath.Join("testdata", "golden")
 			want := loadExpected(t, filepath.Join(dir, tc.expected))
-			rep, rows := run(t, goldenAsOf, 0, filepath.Join(dir, tc.input))
+			rep, rows := runIn(t, goldenCurrency, goldenAsOf, 0, filepath.Join(dir, tc.input))
 			if rep.Rejected != 0 {
 				t.Fatalf("rejected %d rows", rep.Rejected)
 			}
@@ -232,8 +242,8 @@ func TestNoLeakage(t *testing.T) {
 	if err := os.WriteFile(leaky, append(base, []byte(strings.Join(future, "\n")+"\n")...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, clean := run(t, goldenAsOf, 0, filepath.Join("testdata", "golden", "history.csv"))
-	rep, dirty := run(t, goldenAsOf, 0, leaky)
+	_, clean := runIn(t, goldenCurrency, goldenAsOf, 0, filepath.Join("testdata", "golden", "history.csv"))
+	rep, dirty := runIn(t, goldenCurrency, goldenAsOf, 0, leaky)
 	if rep.Accepted != 15+int64(len(future)) {
 		t.Fatalf("accepted %d rows, want %d", rep.Accepted, 15+len(future))
 	}

@@ -363,8 +363,10 @@ const stagingDDL = `CREATE TABLE %s (
 
 // stageCSV reads one CSV file line by line into the staging table through the
 // appender. Every physical line after the header becomes exactly one staged
-// row (blank lines excepted, which are counted), so nothing is lost.
-func stageCSV(ctx context.Context, app *duckdb.Appender, in *inputFile) (blank int64, err error) {
+// row (blank lines excepted, which are counted), so nothing is lost. A row
+// in a currency other than currency is staged with that reason
+// (currencyReason).
+func stageCSV(ctx context.Context, app *duckdb.Appender, in *inputFile, currency string) (blank int64, err error) {
 	idx, nCols, err := csvHeader(in)
 	if err != nil {
 		return 0, err
@@ -434,11 +436,15 @@ func stageCSV(ctx context.Context, app *duckdb.Appender, in *inputFile) (blank i
 			}
 			reason = notUTF8Reason(&text, in.HasBuyer)
 		}
+		var curReason driver.Value
+		if c, ok := col(fields, "currency").(string); ok && reason == "" {
+			curReason = currencyValue(c, currency)
+		}
 		if reason != "" {
 			err = app.AppendRow(in.Path, lineNo, nil, nil, nil, nil, nil, raw, reason)
 		} else {
 			err = app.AppendRow(in.Path, lineNo, col(fields, "merchant_id"), col(fields, "ts"), col(fields, "amount"),
-				col(fields, "type"), col(fields, "buyer_id"), raw, nil)
+				col(fields, "type"), col(fields, "buyer_id"), raw, curReason)
 		}
 		if err != nil {
 			return blank, lend.Wrap(lend.EINTERNAL, err, "staging %s line %d", in.Path, lineNo)
@@ -532,7 +538,8 @@ func tsTextSQL(c string) string {
 // validationSQL returns the SELECT producing (file, line, merchant_id, ts,
 // amount, type, buyer_id, reason, raw) over src, a relation with columns file,
 // line, merchant_id, ts, amount, type, buyer_id (+ raw and struct_reason when
-// staged). tsKind and amtKind are the kinds of src's ts and amount columns.
+// staged; struct_reason, a reason found before SQL, NULL when none, always).
+// tsKind and amtKind are the kinds of src's ts and amount columns.
 // reason is NULL for a valid row and names the first problem otherwise.
 //
 // The whitespace-only merchant_id check trims only ids whose first character
@@ -563,9 +570,9 @@ func validationSQL(src string, staged bool, tsKind, amtKind kind, hasBuyer bool)
 	if hasBuyer {
 		buyer = "NULLIF(CAST(s.buyer_id AS VARCHAR), '')"
 	}
-	structReason, raw := "NULL", "concat_ws(',', CAST(s.merchant_id AS VARCHAR), CAST(s.ts AS VARCHAR), CAST(s.amount AS VARCHAR), CAST(s.type AS VARCHAR))"
+	structReason, raw := "s.struct_reason", "concat_ws(',', CAST(s.merchant_id AS VARCHAR), CAST(s.ts AS VARCHAR), CAST(s.amount AS VARCHAR), CAST(s.type AS VARCHAR))"
 	if staged {
-		structReason, raw = "s.struct_reason", "s.raw"
+		raw = "s.raw"
 	}
 	return fmt.Sprintf(`SELECT file, line, merchant_id, p_ts AS ts, p_amount AS amount, type, buyer_id,
  CASE WHEN struct_reason IS NOT NULL THEN struct_reason

@@ -20,6 +20,9 @@ type Tx struct {
 	Amount     string // decimal, major units, > 0
 	Type       string // sale, refund or chargeback
 	BuyerID    string // "" when unknown
+	// Currency is the ISO 4217 code as sent, "" for the lending currency
+	// (Online.SetCurrency); a row in another currency is invalid.
+	Currency string
 }
 
 // Row is one merchant's features. Values follow Names(); nil is SQL NULL.

@@ -77,6 +77,31 @@ type Online struct {
 	// what the uncached path allocated). The plan's output never aliases
 	// its input rows.
 	rowBuf evalRowBuf
+	// currency is the lending currency (SetCurrency); "" is
+	// DefaultCurrency. A batch row naming another is invalid.
+	currency string
+}
+
+// SetCurrency sets the lending currency the batches validated from now on
+// must be in (ISO 4217; "" is DefaultCurrency): a row naming another
+// currency is invalid, as in the batch pipeline (Options.Currency).
+func (o *Online) SetCurrency(code string) error {
+	c, err := ParseCurrency("currency", code)
+	if err != nil {
+		return err
+	}
+	o.mu.Lock()
+	o.currency = c
+	o.mu.Unlock()
+	return nil
+}
+
+// lendingCurrency is o's currency, DefaultCurrency when unset. o.mu is held.
+func (o *Online) lendingCurrency() string {
+	if o.currency == "" {
+		return DefaultCurrency
+	}
+	return o.currency
 }
 
 // ValidTx is a row that passed validation: its instant (UTC, microseconds)
@@ -263,7 +288,7 @@ func (o *Online) stage(ctx context.Context, hasBuyer bool, rows, more []Tx) erro
 					// As stageCSV stages a line it rejects: the reason, no fields.
 					err = app.AppendRow("online", line, nil, nil, nil, nil, nil, nil, reason)
 				} else {
-					err = app.AppendRow("online", line, r.MerchantID, r.TS, r.Amount, r.Type, buyer, nil, nil)
+					err = app.AppendRow("online", line, r.MerchantID, r.TS, r.Amount, r.Type, buyer, nil, currencyValue(r.Currency, o.lendingCurrency()))
 				}
 				if err != nil {
 					app.Close()
@@ -575,7 +600,7 @@ func (o *Online) validateBatch(ctx context.Context, batch []Tx) ([]ValidTx, []Ro
 	if o.src != nil {
 		// The batch goes to DuckDB through the table function: nothing is
 		// written, so no transaction to roll back.
-		o.src.set(batch)
+		o.src.set(batch, o.lendingCurrency())
 		defer o.src.clear()
 	} else {
 		end, err := o.begin(ctx)
@@ -632,6 +657,9 @@ func (o *Online) validateEval(batch []Tx) ([]ValidTx, []RowError, error) {
 				return nil, nil, fmt.Errorf("%w: row %d: %s is not UTF-8 or holds a NUL byte", errUnsupported, i+1, evalBatchCols[c+2])
 			}
 			r[c+2] = value{k: vStr, s: s}
+		}
+		if reason := currencyReason(t.Currency, o.lendingCurrency()); reason != "" {
+			r[8] = value{k: vStr, s: reason} // struct_reason, as stage stages it
 		}
 		in[i] = r
 	}
@@ -1100,12 +1128,12 @@ type goSources struct {
 }
 
 // set makes the table function yield batch (staged like CSV lines, buyer
-// ids present).
-func (g *goSources) set(batch []Tx) {
+// ids present; a row not in currency carries that reason).
+func (g *goSources) set(batch []Tx, currency string) {
 	g.batch.n = len(batch)
 	g.batch.fill = func(r duckdb.Row, i int) error {
 		t := &batch[i]
-		vals := [...]any{"online", int64(i + 1), t.MerchantID, t.TS, t.Amount, t.Type, t.BuyerID, nil, nil}
+		vals := [...]any{"online", int64(i + 1), t.MerchantID, t.TS, t.Amount, t.Type, t.BuyerID, nil, currencyValue(t.Currency, currency)}
 		if reason := t.notUTF8(true); reason != "" {
 			// As stage (and stageCSV) stage a row they reject.
 			vals = [...]any{"online", int64(i + 1), nil, nil, nil, nil, nil, nil, reason}

@@ -39,6 +39,10 @@ type Options struct {
 	Threads       int       // DuckDB threads; DefaultThreads when 0
 	MemoryLimit   string    // DuckDB memory_limit; DefaultMemoryLimit when ""
 	TempDir       string    // DuckDB spill directory; os.TempDir() when ""
+	// Currency is the lending currency (ISO 4217; DefaultCurrency when
+	// ""): a row naming another is rejected, never summed with it; a row
+	// with no currency (empty, or no column) counts as this one.
+	Currency string
 }
 
 // FileReport counts one input file's rows.
@@ -170,8 +174,19 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if maxRate > 1 {
 		return nil, lend.FieldErrorf("max-reject-rate", "must be between 0 and 1, got %v", maxRate)
 	}
+	currency, err := ParseCurrency("currency", opts.Currency)
+	if err != nil {
+		return nil, err
+	}
 	inputs, err := resolveInputs(opts.Paths)
 	if err != nil {
+		return nil, err
+	}
+	rejects := opts.Rejects
+	if rejects == "" {
+		rejects = opts.Out + ".rejects.csv"
+	}
+	if err := checkOutputPaths(inputs, opts.Out, rejects); err != nil {
 		return nil, err
 	}
 	db, err := OpenDB(opts.Threads, opts.MemoryLimit, opts.TempDir)
@@ -186,13 +201,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	defer conn.Close()
 
-	rejects := opts.Rejects
-	if rejects == "" {
-		rejects = opts.Out + ".rejects.csv"
-	}
-
 	rep := &Report{AsOf: opts.AsOf.Format("2006-01-02")}
-	rel, err := ingest(ctx, db, conn, inputs, rep)
+	rel, err := ingest(ctx, db, conn, inputs, currency, rep)
 	if err != nil {
 		return nil, err
 	}
@@ -277,8 +287,9 @@ func removeStaleRejects(path string) error {
 
 // ingest stages CSV files and maps Parquet files, then defines the views
 // validated (every row with its reason) and tx (valid rows only). It returns
-// the name of the validated relation.
-func ingest(ctx context.Context, db *sql.DB, conn *sql.Conn, inputs []*inputFile, rep *Report) (string, error) {
+// the name of the validated relation. A row in a currency other than
+// currency is rejected (currencyReason).
+func ingest(ctx context.Context, db *sql.DB, conn *sql.Conn, inputs []*inputFile, currency string, rep *Report) (string, error) {
 	var csvs, pqs []*inputFile
 	for _, in := range inputs {
 		if in.Format == formatParquet {
@@ -311,7 +322,7 @@ func ingest(ctx context.Context, db *sql.DB, conn *sql.Conn, inputs []*inputFile
 				return lend.Wrap(lend.EINTERNAL, err, "staging appender")
 			}
 			for _, in := range csvs {
-				n, err := stageCSV(ctx, app, in)
+				n, err := stageCSV(ctx, app, in, currency)
 				if err != nil {
 					app.Close()
 					return err
@@ -337,8 +348,17 @@ func ingest(ctx context.Context, db *sql.DB, conn *sql.Conn, inputs []*inputFile
 		if hasBuyer {
 			buyer = "buyer_id"
 		}
-		src := fmt.Sprintf(`(SELECT filename AS file, file_row_number + 1 AS line, merchant_id, ts, amount, type, %s
- FROM read_parquet([%s], union_by_name = true, filename = true, file_row_number = true))`, buyer, strings.Join(paths, ", "))
+		// The currency check is the struct_reason of a Parquet row (a CSV
+		// row's is made in Go, stageCSV): NULL when no file has the column.
+		cur := "NULL::VARCHAR AS struct_reason"
+		for _, in := range pqs {
+			if _, ok := in.colTypes["currency"]; ok {
+				cur = currencySQL("CAST(currency AS VARCHAR)", currency) + " AS struct_reason"
+				break
+			}
+		}
+		src := fmt.Sprintf(`(SELECT filename AS file, file_row_number + 1 AS line, merchant_id, ts, amount, type, %s, %s
+ FROM read_parquet([%s], union_by_name = true, filename = true, file_row_number = true))`, buyer, cur, strings.Join(paths, ", "))
 		// Kinds of the unified columns (files may disagree; union_by_name widens).
 		var tsType, amtType string
 		if err := conn.QueryRowContext(ctx, "SELECT typeof(ts), typeof(amount) FROM "+src+" s LIMIT 1").Scan(&tsType, &amtType); err != nil && err != sql.ErrNoRows {

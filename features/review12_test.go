@@ -240,7 +240,9 @@ func TestR12CleanRunRemovesStaleRejects(t *testing.T) {
 
 // TestR12CleanRunKeepsWhatIsNotARejectsFile: the clean run removes only a
 // rejects file (its header file,line,reason,raw): a --rejects path that
-// names anything else, here the input itself, is left alone.
+// names anything else, here the input itself, is left alone. Since
+// helper-52 a --rejects naming an input is refused before the run
+// (checkOutputPaths, EINVALID on rejects); the input stays as it was.
 func TestR12CleanRunKeepsWhatIsNotARejectsFile(t *testing.T) {
 	dir := t.TempDir()
 	clean := r12CSV(t, dir, "clean.csv", []Tx{r12Rows[0]})
@@ -249,12 +251,25 @@ func TestR12CleanRunKeepsWhatIsNotARejectsFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "f.csv")
-	if _, err := Run(context.Background(), Options{Paths: []string{clean}, AsOf: r12AsOf, Out: out, Rejects: clean, MaxRejectRate: 1, TempDir: t.TempDir()}); err != nil {
-		t.Fatal(err)
+	_, err = Run(context.Background(), Options{Paths: []string{clean}, AsOf: r12AsOf, Out: out, Rejects: clean, MaxRejectRate: 1, TempDir: t.TempDir()})
+	var le *lend.Error
+	if !errors.As(err, &le) || le.Code != lend.EINVALID || le.Field != "rejects" {
+		t.Fatalf("--rejects naming the input: %v, want EINVALID on rejects", err)
 	}
 	after, err := os.ReadFile(clean)
 	if err != nil || !bytes.Equal(before, after) {
 		t.Fatalf("the input named as --rejects was changed or removed: %v", err)
+	}
+	// A --rejects naming a file that is neither an input nor a rejects file.
+	notes := filepath.Join(dir, "notes.csv")
+	if err := os.WriteFile(notes, []byte("keep me\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), Options{Paths: []string{clean}, AsOf: r12AsOf, Out: out, Rejects: notes, MaxRejectRate: 1, TempDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(notes); err != nil || string(b) != "keep me\n" {
+		t.Fatalf("a --rejects file that is no rejects file was changed or removed: %v %q", err, b)
 	}
 }
 

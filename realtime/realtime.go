@@ -381,7 +381,7 @@ func (s *Service) Ingest(ctx context.Context, merchantID, key, requestHash strin
 	}
 	batch := make([]features.Tx, len(txs))
 	for i, t := range txs {
-		batch[i] = features.Tx{MerchantID: merchantID, TS: t.TS, Amount: t.Amount, Type: t.Type, BuyerID: t.BuyerID}
+		batch[i] = features.Tx{MerchantID: merchantID, TS: t.TS, Amount: t.Amount, Type: t.Type, BuyerID: t.BuyerID, Currency: t.Currency}
 	}
 	// The batch is stored durably as soon as it is known valid, while the
 	// features are computed: the commit's wait overlaps the feature query.
@@ -406,7 +406,18 @@ func (s *Service) Ingest(ctx context.Context, merchantID, key, requestHash strin
 		}()
 	}
 	o := <-s.workers
-	_, bad, row, haveRow, next, err := o.ValidateAndComputeFrom(ctx, asOf, pre, hist, batch, store)
+	// The batch must be in the active model's currency: its limits and
+	// features are amounts of that one currency.
+	err = o.SetCurrency(lendingCurrency(eng))
+	var (
+		bad     []features.RowError
+		row     features.Row
+		haveRow bool
+		next    *features.Pre
+	)
+	if err == nil {
+		_, bad, row, haveRow, next, err = o.ValidateAndComputeFrom(ctx, asOf, pre, hist, batch, store)
+	}
 	s.workers <- o
 	// Tomorrow's pre-aggregate is extended by the batch while its commit
 	// is on its way (a few rows of sqleval, no feature query); it is
@@ -639,6 +650,15 @@ func (s *Service) record(ctx context.Context, batchID int64, res *IngestResult) 
 		return nil, err
 	}
 	return body, nil
+}
+
+// lendingCurrency is the active model's policy currency, the one currency
+// the service lends in (features.DefaultCurrency if the policy has none).
+func lendingCurrency(eng *scoring.Engine) string {
+	if sc := eng.Scorer(); sc != nil && sc.Model() != nil && sc.Model().Policy.Currency != "" {
+		return sc.Model().Policy.Currency
+	}
+	return features.DefaultCurrency
 }
 
 func checkBatch(merchantID, key string, txs []Transaction) error {

@@ -21,6 +21,7 @@ func newFeaturesCmd() *cobra.Command {
 		list, asJSON  bool
 		threads       int
 		memLimit      string
+		currency      string
 	)
 	cmd := &cobra.Command{
 		Use:   "features --tx PATH... --as-of DATE --out FILE [--rejects FILE]",
@@ -29,6 +30,9 @@ func newFeaturesCmd() *cobra.Command {
 invalid rows to a rejects CSV (source file, line, reason, raw row), and writes one
 row per merchant with at least one sale before --as-of: merchant_id, as_of, then
 every registry feature (see --list). Only transactions with ts < as-of count.
+Amounts are in --currency (the active model's policy currency): a row whose
+currency column names another is rejected; an empty one is --currency.
+--out and --rejects must not be an input file, nor each other.
 --out is .parquet, .csv, or .duckdb (table "features").`,
 		Example: `  lend features --list
   lend features --tx 'data/tx-*.csv.gz' --as-of 2024-01-01 --out features.parquet --rejects rejects.csv`,
@@ -49,9 +53,13 @@ every registry feature (see --list). Only transactions with ts < as-of count.
 			if err != nil {
 				return err
 			}
+			cur, err := features.ParseCurrency("currency", currency)
+			if err != nil {
+				return err
+			}
 			rep, err := features.Run(cmd.Context(), features.Options{
 				Paths: paths, AsOf: date, Out: out, Rejects: rejects,
-				MaxRejectRate: maxRejectRate, Threads: threads, MemoryLimit: memLimit,
+				MaxRejectRate: maxRejectRate, Threads: threads, MemoryLimit: memLimit, Currency: cur,
 			})
 			if rep != nil {
 				if asJSON {
@@ -86,6 +94,7 @@ every registry feature (see --list). Only transactions with ts < as-of count.
 	f.BoolVar(&list, "list", false, "print the feature registry and exit")
 	f.BoolVar(&asJSON, "json", false, "print the run report (or --list) as JSON on stdout")
 	f.IntVar(&threads, "threads", features.DefaultThreads, "DuckDB worker threads")
+	f.StringVar(&currency, "currency", features.DefaultCurrency, "lending currency (ISO 4217); rows in another currency are rejected")
 	f.StringVar(&memLimit, "memory-limit", features.DefaultMemoryLimit, "DuckDB memory limit (e.g. 4GB); spills to disk beyond")
 	return cmd
 }
