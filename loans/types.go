@@ -23,8 +23,23 @@ const (
 )
 
 // FrozenByDelinquency is the freeze reason close of business sets and clears;
-// a line frozen for another reason is never unfrozen automatically.
+// a line frozen for another reason is never unfrozen by close of business.
 const FrozenByDelinquency = "delinquency"
+
+// FrozenByStaleData is the freeze reason the nightly refresh sets on an
+// active line whose merchant has been missing from the features for too long
+// (FreezeStaleLines) and lifts when fresh features come back
+// (UpsertCreditLines): a merchant dropping out of the sales feed is a classic
+// sign of one going dark before default, so its line stops lending.
+const FrozenByStaleData = "stale_data"
+
+// StaleLine names a line to freeze for stale data and the as-of its caller
+// read: the freeze applies only while the stored line is still active with
+// that as-of, so a concurrent refresh or freeze is never overwritten.
+type StaleLine struct {
+	MerchantID string
+	AsOf       string
+}
 
 // CreditLine is a merchant's limit and what is drawn on it.
 type CreditLine struct {
@@ -69,6 +84,12 @@ type RefreshSummary struct {
 	Unchanged int `json:"unchanged"`
 	Frozen    int `json:"frozen"`  // lines that stayed frozen (limit still updated)
 	Floored   int `json:"floored"` // decreases stopped at the drawn amount
+	// Unfrozen counts stale_data freezes lifted because the line was
+	// refreshed (fresh features): the line is active again.
+	Unfrozen int `json:"unfrozen"`
+	// StaleToDelinquency counts stale_data freezes whose merchant turned out
+	// delinquent: the line stays frozen for delinquency, limit and APR kept.
+	StaleToDelinquency int `json:"stale_to_delinquency"`
 }
 
 // Decision outcomes of an application.
@@ -720,8 +741,16 @@ type CommitObserver interface {
 // the same key with different content is EUNPROCESSABLE. Errors are *lend.Error.
 type Store interface {
 	// UpsertCreditLines writes the nightly refresh (frozen lines stay frozen;
-	// a limit never drops below what is drawn).
+	// a limit never drops below what is drawn). Fresh data lifts a
+	// FrozenByStaleData freeze in the same transaction: the line becomes
+	// active, or frozen for delinquency (limit and APR kept) when the merchant
+	// has a loan past due or charged off and not recovered.
 	UpsertCreditLines(ctx context.Context, lines []CreditLineUpdate) (RefreshSummary, error)
+	// FreezeStaleLines freezes for FrozenByStaleData each listed line that is
+	// still active with the listed as-of (conditionally, in one transaction,
+	// with a refresh entry in its history: change frozen, limit and drawn
+	// kept) and returns the merchants it froze, in input order.
+	FreezeStaleLines(ctx context.Context, lines []StaleLine) (frozen []string, err error)
 	CreditLine(ctx context.Context, merchantID string) (CreditLine, error)
 	ListCreditLines(ctx context.Context, f CreditLineFilter) (lines []CreditLine, next string, err error)
 	// ApplyLineDecision re-decides one merchant's line with the guard rails
@@ -758,4 +787,29 @@ type Store interface {
 	CloseOfBusiness(ctx context.Context, through Date, progress func(day Date)) (EODReport, error)
 	Reconcile(ctx context.Context) (ReconcileReport, error)
 	Close() error
+}
+
+// ValidateStaleLines checks a FreezeStaleLines batch before a store's
+// transaction starts: at most maxBatch rows, each naming a merchant.
+func ValidateStaleLines(lines []StaleLine, maxBatch int) error {
+	if len(lines) > maxBatch {
+		return lend.Errorf(lend.ETOOLARGE, "%d credit lines in one batch; the limit is %d", len(lines), maxBatch)
+	}
+	for i, l := range lines {
+		if strings.TrimSpace(l.MerchantID) == "" {
+			return lend.FieldErrorf("merchant_id", "row %d: is required", i)
+		}
+	}
+	return nil
+}
+
+// StaleFreezeChange is the history entry of a stale-data freeze of line l
+// (as read before the freeze) at at: source refresh, change frozen, limit,
+// price and assessment kept, the reason stale_data (so the trail tells it
+// from a refresh that found the line frozen for delinquency).
+func StaleFreezeChange(l CreditLine, at time.Time) CreditLineChange {
+	return CreditLineChange{MerchantID: l.MerchantID, At: at.UTC(), Source: SourceRefresh, Change: "frozen",
+		PrevLimitMinor: l.LimitMinor, LimitMinor: l.LimitMinor, ProposedLimitMinor: l.LimitMinor, DrawnMinor: l.DrawnMinor,
+		PrevAPR: l.APR, APR: l.APR, Grade: l.Grade, Score: l.Score, PD: l.PD, ModelID: l.ModelID, AsOf: l.AsOf,
+		Reasons: []string{FrozenByStaleData}, GuardRail: GuardFrozen}
 }

@@ -22,9 +22,9 @@ func init() { register(newRefreshCmd) }
 func newRefreshCmd() *cobra.Command {
 	var featPath, tx, asOf, modelPath string
 	var asJSON bool
-	var batch int
+	var batch, staleDays int
 	cmd := &cobra.Command{
-		Use:   "refresh-limits [--features FILE | --tx PATH --as-of DATE] [--model FILE] [--json]",
+		Use:   "refresh-limits [--features FILE | --tx PATH --as-of DATE] [--model FILE] [--stale-after-days N] [--json]",
 		Short: "Nightly batch: score every merchant and refresh its credit line",
 		Long: `Score every merchant of a features file (default DATA/features.parquet) with the
 model (default: the active model of DATA/models, the one the API decides with;
@@ -34,13 +34,22 @@ is drawn, an ineligible merchant's line is cut to what is drawn. With --tx the
 feature pipeline runs on the transactions first, as of --as-of. Re-running for
 the same as-of and model changes nothing.
 
-An open line whose merchant is not in the features file is left as it is; the
+An open line whose merchant is not in the features file is not refreshed; the
 summary counts those lines (not_refreshed with --json) and a WARNING on stderr
-names the first 10 in id order. The exit status stays 0.`,
+names the first 10 in id order. Among them, an active line whose as-of is more
+than --stale-after-days days (default 3; 0 freezes at the first missed night)
+before the run's is FROZEN for stale data (frozen_reason stale_data): limit and
+drawn amount kept, no new draws (stale_frozen, with its own WARNING). A
+stale-frozen merchant back in the features file is assessed and unfrozen
+(unfrozen), unless delinquent: then its line stays frozen, for delinquency.
+The exit status stays 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if staleDays < 0 || staleDays > pipeline.MaxStaleAfterDays {
+				return lend.FieldErrorf("stale-after-days", "must be between 0 and %d, got %d", pipeline.MaxStaleAfterDays, staleDays)
+			}
 			dsn := dbDSN(cmd)
-			opt := pipeline.RefreshOptions{AsOf: asOf, BatchSize: batch}
+			opt := pipeline.RefreshOptions{AsOf: asOf, BatchSize: batch, StaleAfterDays: &staleDays}
 			switch {
 			case tx != "" && featPath != "":
 				return lend.FieldErrorf("features", "give --features or --tx, not both")
@@ -69,14 +78,15 @@ names the first 10 in id order. The exit status stays 0.`,
 			// summary, pure JSON with --json); the exit stays 0: the lines
 			// that were scored are refreshed, and a partial file may be
 			// intended.
-			defer warnNotRefreshed(cmd.ErrOrStderr(), sum)
+			defer warnNotRefreshed(cmd.ErrOrStderr(), sum, staleDays)
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
 				return enc.Encode(sum)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "refreshed %d merchants as of %s with model %s: %d new, %d raised, %d lowered, %d unchanged, %d frozen, %d declined; %d lines written; %d open lines not refreshed (merchant not in the features file)\n",
-				sum.Merchants, sum.AsOf, sum.ModelID, sum.New, sum.Raised, sum.Lowered, sum.Unchanged, sum.Frozen, sum.Declined, sum.Written, sum.NotRefreshed)
+			fmt.Fprintf(cmd.OutOrStdout(), "refreshed %d merchants as of %s with model %s: %d new, %d raised, %d lowered, %d unchanged, %d frozen, %d declined; %d lines written; %d stale-frozen lines unfrozen; %d open lines not refreshed (merchant not in the features file), of which %d frozen for stale data (as-of more than %d days old)\n",
+				sum.Merchants, sum.AsOf, sum.ModelID, sum.New, sum.Raised, sum.Lowered, sum.Unchanged, sum.Frozen, sum.Declined, sum.Written,
+				sum.Unfrozen, sum.NotRefreshed, sum.StaleFrozen, staleDays)
 			return nil
 		},
 	}
@@ -86,6 +96,8 @@ names the first 10 in id order. The exit status stays 0.`,
 	f.StringVar(&asOf, "as-of", "", "as-of date YYYY-MM-DD (default: the features file's as_of column)")
 	f.StringVar(&modelPath, "model", "", "model artifact (default: the active model of DATA/models, else DATA/model.json)")
 	f.IntVar(&batch, "batch", pipeline.DefaultRefreshBatch, fmt.Sprintf("credit lines per store transaction (1..%d)", pipeline.MaxRefreshBatch))
+	f.IntVar(&staleDays, "stale-after-days", pipeline.DefaultStaleAfterDays,
+		fmt.Sprintf("freeze an active line missing from the features file whose as-of is more than N days old (0..%d)", pipeline.MaxStaleAfterDays))
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	return cmd
 }
@@ -93,7 +105,7 @@ names the first 10 in id order. The exit status stays 0.`,
 // warnNotRefreshed tells the operator, when the features file missed
 // merchants that have an open line, how many and which (the first few in id
 // order): those lines keep an earlier night's limit, grade and as-of.
-func warnNotRefreshed(w io.Writer, sum pipeline.RefreshSummary) {
+func warnNotRefreshed(w io.Writer, sum pipeline.RefreshSummary, staleDays int) {
 	if sum.NotRefreshed == 0 {
 		return
 	}
@@ -108,6 +120,26 @@ func warnNotRefreshed(w io.Writer, sum pipeline.RefreshSummary) {
 	}
 	fmt.Fprintf(w, "WARNING: %d open credit %s (active or frozen) %s not refreshed: the merchant is not in the features file, so the line keeps the limit, grade and as-of of an earlier run (%s)\n",
 		sum.NotRefreshed, lines, were, which)
+	warnStaleFrozen(w, sum, staleDays)
+}
+
+// warnStaleFrozen names, apart from the lines merely not refreshed, the lines
+// this run froze for stale data: those merchants can no longer draw.
+func warnStaleFrozen(w io.Writer, sum pipeline.RefreshSummary, staleDays int) {
+	if sum.StaleFrozen == 0 {
+		return
+	}
+	ids := sum.StaleFrozenIDs.List()
+	which := strings.Join(ids, ", ")
+	if sum.StaleFrozen > len(ids) {
+		which = fmt.Sprintf("first %d in id order: %s", len(ids), which)
+	}
+	lines, were := "lines", "were"
+	if sum.StaleFrozen == 1 {
+		lines, were = "line", "was"
+	}
+	fmt.Fprintf(w, "WARNING: of those, %d credit %s %s FROZEN for stale data (frozen_reason stale_data): no features for more than %d days, so no new draws until the merchant is back in the features file (%s)\n",
+		sum.StaleFrozen, lines, were, staleDays, which)
 }
 
 // refreshEngine is the model the nightly refresh scores with: --model when

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/lendhq/lend"
@@ -46,6 +47,14 @@ const (
 	// lines a refresh left alone: enough for an operator to start looking,
 	// bounded whatever the portfolio size.
 	MaxNotRefreshedIDs = 10
+	// DefaultStaleAfterDays is how many days an active line may go without
+	// fresh features (its as-of that many days before the run's) before the
+	// refresh freezes it for stale data: long enough that a late or partial
+	// feed for a night or two freezes nobody, short enough that a merchant
+	// going dark stops drawing within the week.
+	DefaultStaleAfterDays = 3
+	// MaxStaleAfterDays bounds RefreshOptions.StaleAfterDays (a year).
+	MaxStaleAfterDays = 365
 )
 
 // MerchantIDs is a short list of merchant ids, the used slots first and the
@@ -77,13 +86,18 @@ type RefreshOptions struct {
 	Engine       *scoring.Engine // the champion model
 	Store        loans.Store     // where credit lines live
 	BatchSize    int             // lines per store call; DefaultRefreshBatch when 0
+	// StaleAfterDays (0..MaxStaleAfterDays; DefaultStaleAfterDays when nil)
+	// freezes an active line whose merchant is not in the features file and
+	// whose as-of is more than this many days before the run's: 0 freezes
+	// at the first missed night. A pointer because 0 is a real setting.
+	StaleAfterDays *int
 }
 
 // RefreshSummary counts what a refresh did. Every scored merchant falls in
 // exactly one of New, Raised, Lowered, Unchanged, Frozen, Declined. Open lines
-// whose merchant is not in the features file are not scored and not written:
-// NotRefreshed counts them so that nobody takes the run for a refresh of
-// every line.
+// whose merchant is not in the features file are not scored: NotRefreshed
+// counts them so that nobody takes the run for a refresh of every line, and
+// StaleFrozen those of them this run froze for stale data.
 type RefreshSummary struct {
 	AsOf      string `json:"as_of"`
 	ModelID   string `json:"model_id"`
@@ -105,6 +119,21 @@ type RefreshSummary struct {
 	// NotRefreshedIDs are the first MaxNotRefreshedIDs of those merchants in
 	// id (byte) order.
 	NotRefreshedIDs MerchantIDs `json:"not_refreshed_ids"`
+	// StaleFrozen counts the lines this run froze for stale data (frozen
+	// reason stale_data): active, merchant not in the file, as-of more than
+	// RefreshOptions.StaleAfterDays days before the run's. They are among
+	// NotRefreshed.
+	// Counted from the store's conditional writes: a line a concurrent
+	// writer changed in between is not frozen and not counted.
+	StaleFrozen int `json:"stale_frozen"`
+	// StaleFrozenIDs are the first MaxNotRefreshedIDs of those merchants in
+	// id (byte) order.
+	StaleFrozenIDs MerchantIDs `json:"stale_frozen_ids"`
+	// Unfrozen counts the stale_data freezes this run lifted because the
+	// merchant is back in the file (the line is active again, with the
+	// limit just assessed). A stale-frozen merchant found delinquent stays
+	// frozen, for delinquency, and is counted in Frozen, not here.
+	Unfrozen int `json:"unfrozen"`
 }
 
 // RefreshLimits scores every merchant of the features file with the engine's
@@ -116,12 +145,23 @@ type RefreshSummary struct {
 // is not rewritten, so a second run for the same as-of and model changes
 // nothing (Written is 0). Writes go in batches; if a batch fails the earlier
 // ones stay, and re-running finishes the job (the refresh is idempotent).
-// An open line whose merchant is not in the file is left as it is (no rule
-// yet says what fresh data a line needs) and counted in NotRefreshed.
+// An open line whose merchant is not in the file keeps its limit and is
+// counted in NotRefreshed; if it is active and its as-of is more than
+// StaleAfterDays days before the run's it is frozen for stale data (the
+// freezes are written before the limits). A stale-frozen merchant back in the
+// file is assessed as usual and unfrozen, unless delinquent (then it stays
+// frozen, for delinquency, as close of business would have frozen it).
 func RefreshLimits(ctx context.Context, opt RefreshOptions) (RefreshSummary, error) {
 	var sum RefreshSummary
 	if opt.Engine == nil || opt.Store == nil {
 		return sum, lend.Errorf(lend.EINVALID, "refresh: an engine and a store are required")
+	}
+	staleDays := DefaultStaleAfterDays
+	if opt.StaleAfterDays != nil {
+		staleDays = *opt.StaleAfterDays
+	}
+	if staleDays < 0 || staleDays > MaxStaleAfterDays {
+		return sum, lend.FieldErrorf("stale-after-days", "must be between 0 and %d, got %d", MaxStaleAfterDays, staleDays)
 	}
 	batch := opt.BatchSize
 	if batch == 0 {
@@ -149,7 +189,9 @@ func RefreshLimits(ctx context.Context, opt RefreshOptions) (RefreshSummary, err
 		}
 		defer os.RemoveAll(tmp)
 		opt.Features = filepath.Join(tmp, "features.parquet")
-		if _, err := features.Run(ctx, features.Options{Paths: opt.Transactions, AsOf: asOf, Out: opt.Features}); err != nil {
+		if _, err := features.Run(ctx, features.Options{Paths: opt.Transactions, AsOf: asOf, Out: opt.Features,
+			// Only the model's currency is lent in: other rows are rejects.
+			Currency: opt.Engine.Scorer().Model().Policy.Currency}); err != nil {
 			return sum, err
 		}
 	}
@@ -178,7 +220,14 @@ func RefreshLimits(ctx context.Context, opt RefreshOptions) (RefreshSummary, err
 		if sum.Merchants > MaxRefreshMerchants {
 			return lend.Errorf(lend.ETOOLARGE, "features: more than %d merchants in one refresh", MaxRefreshMerchants)
 		}
-		u, change, write, err := refreshOne(opt.Engine, prev[id], id, f, currency, asOf, sum.ModelID)
+		delinquent := false
+		if staleFrozen(prev[id]) {
+			var derr error
+			if delinquent, derr = merchantDelinquent(ctx, opt.Store, id); derr != nil {
+				return derr
+			}
+		}
+		u, change, write, err := refreshMerchant(opt.Engine, prev[id], id, f, currency, asOf, sum.ModelID, delinquent)
 		if err != nil {
 			return lend.Wrap(lend.EINVALID, err, "features row %d (merchant %s): %s", row, id, lend.ErrorMessage(err))
 		}
@@ -196,15 +245,87 @@ func RefreshLimits(ctx context.Context, opt RefreshOptions) (RefreshSummary, err
 	}
 	sum.AsOf = asOf
 	sum.NotRefreshed, sum.NotRefreshedIDs = notRefreshed(prev)
+	if err := freezeStale(ctx, opt.Store, staleLines(prev, asOf, staleDays), batch, &sum); err != nil {
+		return sum, err
+	}
 	for start := 0; start < len(updates); start += batch {
 		end := min(start+batch, len(updates))
-		if _, err := opt.Store.UpsertCreditLines(ctx, updates[start:end]); err != nil {
+		s, err := opt.Store.UpsertCreditLines(ctx, updates[start:end])
+		if err != nil {
 			return sum, err
 		}
 		sum.Written += end - start
+		sum.Unfrozen += s.Unfrozen
 		sum.Batches++
 	}
 	return sum, nil
+}
+
+// staleFrozen reports whether l is frozen for want of fresh data.
+func staleFrozen(l *loans.CreditLine) bool {
+	return l != nil && l.Status == loans.LineFrozen && l.FrozenReason == loans.FrozenByStaleData
+}
+
+// merchantDelinquent reports whether the merchant has a loan past due or
+// charged off and not fully recovered: the predicate close of business
+// freezes on (a stale-data freeze hides it from the line's status).
+func merchantDelinquent(ctx context.Context, st loans.Store, id string) (bool, error) {
+	cursor := ""
+	for {
+		page, next, err := st.ListLoans(ctx, loans.LoanFilter{MerchantID: id, Cursor: cursor, Limit: loans.MaxPageSize})
+		if err != nil {
+			return false, err
+		}
+		for _, l := range page {
+			if (l.Status == loans.LoanActive && l.DPD > 0) || (l.Status == loans.LoanChargedOff && l.RecoveredMinor < l.ChargedOffMinor) {
+				return true, nil
+			}
+		}
+		if next == "" || len(page) == 0 {
+			return false, nil
+		}
+		cursor = next
+	}
+}
+
+// staleLines are the lines of left (open lines the features file missed)
+// to freeze for stale data, in id order: active, with an as-of more than
+// days days before asOf. A line whose as-of is not a date carries no
+// evidence of freshness and is stale; one dated after asOf (a real-time
+// re-decision) is fresh.
+func staleLines(left map[string]*loans.CreditLine, asOf string, days int) []loans.StaleLine {
+	run, _ := time.Parse(loans.DateLayout, asOf) // checked by the caller
+	var out []loans.StaleLine
+	for id, l := range left {
+		if l.Status != loans.LineActive {
+			continue
+		}
+		d, err := time.Parse(loans.DateLayout, l.AsOf)
+		if err == nil && run.Sub(d) <= time.Duration(days)*24*time.Hour {
+			continue
+		}
+		out = append(out, loans.StaleLine{MerchantID: id, AsOf: l.AsOf})
+	}
+	slices.SortFunc(out, func(a, b loans.StaleLine) int { return strings.Compare(a.MerchantID, b.MerchantID) })
+	return out
+}
+
+// freezeStale freezes lines in batches and counts in sum what the store
+// actually froze (the first ids, in id order, as lines is sorted).
+func freezeStale(ctx context.Context, st loans.Store, lines []loans.StaleLine, batch int, sum *RefreshSummary) error {
+	for start := 0; start < len(lines); start += batch {
+		frozen, err := st.FreezeStaleLines(ctx, lines[start:min(start+batch, len(lines))])
+		if err != nil {
+			return err
+		}
+		for _, id := range frozen {
+			if sum.StaleFrozen < MaxNotRefreshedIDs {
+				sum.StaleFrozenIDs[sum.StaleFrozen] = id
+			}
+			sum.StaleFrozen++
+		}
+	}
+	return nil
 }
 
 // notRefreshed counts the open (active or frozen) lines of left, the stored
@@ -253,7 +374,16 @@ func count(s *RefreshSummary, change string) {
 // refreshOne assesses one merchant and works out what to write. write is
 // false when there is nothing to store (a declined merchant without a line)
 // or the stored line already says exactly this.
+// A line frozen for stale data is taken for a delinquent merchant's.
 func refreshOne(e *scoring.Engine, prev *loans.CreditLine, id string, f *scoring.Features, currency, asOf, modelID string) (u loans.CreditLineUpdate, change string, write bool, err error) {
+	return refreshMerchant(e, prev, id, f, currency, asOf, modelID, true)
+}
+
+// refreshMerchant is refreshOne knowing whether a merchant whose line is
+// frozen for stale data is delinquent (staleDelinquent, from its loans): if
+// not, the line is assessed as an active one. Such a line is always written:
+// the write is what lifts the freeze in the store.
+func refreshMerchant(e *scoring.Engine, prev *loans.CreditLine, id string, f *scoring.Features, currency, asOf, modelID string, staleDelinquent bool) (u loans.CreditLineUpdate, change string, write bool, err error) {
 	mer := &scoring.Merchant{ID: id, Features: f}
 	var ps *scoring.LineState
 	if prev != nil {
@@ -262,8 +392,11 @@ func refreshOne(e *scoring.Engine, prev *loans.CreditLine, id string, f *scoring
 		// store's record of delinquency.
 		mer.Delinquent = prev.Status == loans.LineFrozen
 		st := string(prev.Status)
-		if prev.Status == loans.LineClosed {
+		switch {
+		case prev.Status == loans.LineClosed:
 			st = scoring.LineDeclined
+		case staleFrozen(prev) && !staleDelinquent:
+			mer.Delinquent, st = false, scoring.LineActive
 		}
 		ps = &scoring.LineState{LimitMinor: prev.LimitMinor, DrawnMinor: prev.DrawnMinor, Status: st}
 	}
@@ -293,7 +426,7 @@ func refreshOne(e *scoring.Engine, prev *loans.CreditLine, id string, f *scoring
 		u.APR = prev.APR // frozen or declined: no new draws, the price of what is drawn stands
 		u.Currency = prev.Currency
 	}
-	if prev != nil && sameLine(prev, &u) {
+	if prev != nil && !staleFrozen(prev) && sameLine(prev, &u) {
 		return u, change, false, nil
 	}
 	return u, change, true, nil

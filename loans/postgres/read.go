@@ -46,7 +46,8 @@ const upsertChunk = 5_000
 // UpsertCreditLines writes a batch of refreshed credit lines in one
 // transaction with set-based statements: the existing lines of a chunk are
 // locked and read in merchant order (so two refreshes never deadlock), then
-// one INSERT … ON CONFLICT writes the chunk. A frozen line keeps its status;
+// one INSERT … ON CONFLICT writes the chunk. A frozen line keeps its status,
+// except that fresh data lifts a stale-data freeze (liftStaleFreezes);
 // a lower limit is floored at what is drawn; the currency of an existing
 // line never changes.
 func (s *Store) UpsertCreditLines(ctx context.Context, lines []loans.CreditLineUpdate) (loans.RefreshSummary, error) {
@@ -105,23 +106,31 @@ func upsertRound(ctx context.Context, tx pgx.Tx, round []loans.CreditLineUpdate,
 		score, pd                           float64
 	}
 	existing := make(map[string]old, len(round))
-	rows, err := tx.Query(ctx, `SELECT merchant_id, limit_minor, drawn_minor, status, apr_micro, grade, score, pd, reasons, model_id, as_of
+	var stale []string // lines frozen for want of data that this round refreshes
+	rows, err := tx.Query(ctx, `SELECT merchant_id, limit_minor, drawn_minor, status, frozen_reason, apr_micro, grade, score, pd, reasons, model_id, as_of
 		FROM credit_lines WHERE merchant_id = ANY($1) ORDER BY merchant_id FOR UPDATE`, sorted)
 	if err != nil {
 		return internal(err, "read credit lines")
 	}
 	for rows.Next() {
-		var m string
+		var m, reason string
 		var o old
-		if err := rows.Scan(&m, &o.limit, &o.drawn, &o.status, &o.apr, &o.grade, &o.score, &o.pd, &o.reasons, &o.model, &o.asOf); err != nil {
+		if err := rows.Scan(&m, &o.limit, &o.drawn, &o.status, &reason, &o.apr, &o.grade, &o.score, &o.pd, &o.reasons, &o.model, &o.asOf); err != nil {
 			rows.Close()
 			return internal(err, "read credit lines")
 		}
 		existing[m] = o
+		if o.status == string(loans.LineFrozen) && reason == loans.FrozenByStaleData {
+			stale = append(stale, m)
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return internal(err, "read credit lines")
+	}
+	lifted, err := liftStaleFreezes(ctx, tx, stale, now)
+	if err != nil {
+		return err
 	}
 	n := len(round)
 	cur, grade, model, asOf, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -129,6 +138,18 @@ func upsertRound(ctx context.Context, tx pgx.Tx, round []loans.CreditLineUpdate,
 	score, pd := make([]float64, n), make([]float64, n)
 	var history []loans.CreditLineChange
 	for i, u := range round {
+		if delinquent, ok := lifted[u.MerchantID]; ok {
+			o := existing[u.MerchantID]
+			if delinquent {
+				sum.StaleToDelinquency++
+				u.LimitMinor, u.APR = o.limit, loans.Rate(o.apr) // a delinquent merchant's line keeps its limit and price
+			} else {
+				sum.Unfrozen++
+				o.status = string(loans.LineActive)
+				existing[u.MerchantID] = o
+			}
+			delete(lifted, u.MerchantID) // counted once
+		}
 		r, _ := json.Marshal(u.Reasons)
 		if u.Reasons == nil {
 			r = []byte("[]")

@@ -44,8 +44,9 @@ func parseTime(s string) time.Time {
 const MaxRefreshBatch = 100_000
 
 // UpsertCreditLines writes a batch of refreshed credit lines in one
-// transaction. A frozen line keeps its status; a lower limit is floored at
-// what is drawn; currency of an existing line never changes.
+// transaction. A frozen line keeps its status, except that fresh data lifts a
+// stale-data freeze (liftStaleFreeze); a lower limit is floored at what is
+// drawn; currency of an existing line never changes.
 func (s *Store) UpsertCreditLines(ctx context.Context, lines []loans.CreditLineUpdate) (loans.RefreshSummary, error) {
 	var sum loans.RefreshSummary
 	if err := loans.ValidateCreditLineUpdates(lines, MaxRefreshBatch); err != nil {
@@ -57,10 +58,10 @@ func (s *Store) UpsertCreditLines(ctx context.Context, lines []loans.CreditLineU
 		now := nowText(at)
 		for _, u := range lines {
 			var oldLimit, drawn, oldAPR int64
-			var status, oldGrade, oldReasons, oldModel, oldAsOf string
+			var status, frozenReason, oldGrade, oldReasons, oldModel, oldAsOf string
 			var oldScore, oldPD float64
-			err := tx.QueryRow(`SELECT limit_minor, drawn_minor, status, apr_micro, grade, score, pd, reasons, model_id, as_of
-				FROM credit_lines WHERE merchant_id = ?`, u.MerchantID).Scan(&oldLimit, &drawn, &status, &oldAPR, &oldGrade,
+			err := tx.QueryRow(`SELECT limit_minor, drawn_minor, status, frozen_reason, apr_micro, grade, score, pd, reasons, model_id, as_of
+				FROM credit_lines WHERE merchant_id = ?`, u.MerchantID).Scan(&oldLimit, &drawn, &status, &frozenReason, &oldAPR, &oldGrade,
 				&oldScore, &oldPD, &oldReasons, &oldModel, &oldAsOf)
 			reasons, _ := json.Marshal(u.Reasons)
 			if u.Reasons == nil {
@@ -80,6 +81,20 @@ func (s *Store) UpsertCreditLines(ctx context.Context, lines []loans.CreditLineU
 				continue
 			case err != nil:
 				return nil, internal(err, "read credit line")
+			}
+			if status == string(loans.LineFrozen) && frozenReason == loans.FrozenByStaleData {
+				// Fresh data for a line frozen for want of it.
+				delinquent, err := liftStaleFreeze(tx, u.MerchantID, now)
+				if err != nil {
+					return nil, err
+				}
+				if delinquent {
+					sum.StaleToDelinquency++
+					u.LimitMinor, u.APR = oldLimit, loans.Rate(oldAPR) // a delinquent merchant's line keeps its limit and price
+				} else {
+					sum.Unfrozen++
+					status = string(loans.LineActive)
+				}
 			}
 			limit, guard := u.LimitMinor, ""
 			if limit < drawn {
