@@ -39,6 +39,10 @@ const (
 	ReasonNoLimit        = "no_limit"
 	ReasonFullyDrawn     = "limit_fully_drawn"
 	ReasonAboveAvailable = "amount_above_available"
+	// ReasonNoRecentSales follows ReasonLineFrozen when the line is frozen
+	// for stale data: the merchant learns that missing sales data, not a
+	// late payment, stops the credit.
+	ReasonNoRecentSales = "no_recent_sales_data"
 )
 
 // storeCmd builds the loans command for the caller acting on merchantID's
@@ -453,6 +457,9 @@ func (s *Server) decide(app *loans.Application, line loans.CreditLine) {
 	}
 	step := s.cfg.LimitStepMinor
 	switch {
+	case line.Status == loans.LineFrozen && line.FrozenReason == loans.FrozenByStaleData:
+		decline(ReasonLineFrozen, ReasonNoRecentSales)
+		return
 	case line.Status == loans.LineFrozen:
 		decline(ReasonLineFrozen)
 		return

@@ -51,13 +51,29 @@ func CheckDraw(line CreditLine, amountMinor int64, currency string) error {
 		return lend.FieldErrorf("currency", "%s does not match the credit line currency %s", currency, line.Currency)
 	}
 	if line.Status != LineActive {
-		return lend.Errorf(lend.ECONFLICT, "credit line of merchant %s is %s", line.MerchantID, line.Status)
+		return lend.Errorf(lend.ECONFLICT, "credit line of merchant %s is %s%s", line.MerchantID, line.Status, frozenWhy(line))
 	}
 	if amountMinor > line.AvailableMinor {
 		return &lend.Error{Code: lend.EINSUFFICIENT, Field: "amount_minor", Message: "amount_minor: " +
 			FormatMinor(amountMinor) + " exceeds the available credit " + FormatMinor(line.AvailableMinor)}
 	}
 	return nil
+}
+
+// frozenWhy tells a merchant refused new credit why the line is frozen and
+// what lifts the freeze ("" unless frozen).
+func frozenWhy(l CreditLine) string {
+	switch {
+	case l.Status != LineFrozen:
+		return ""
+	case l.FrozenReason == FrozenByDelinquency:
+		return " (delinquency: a loan is past due; the freeze is lifted at the close of business after no loan is past due)"
+	case l.FrozenReason == FrozenByStaleData:
+		return " (stale_data: no recent sales data; the nightly refresh lifts the freeze once the merchant's sales data arrives again)"
+	case l.FrozenReason != "":
+		return " (" + l.FrozenReason + ")"
+	}
+	return ""
 }
 
 // RefreshChange is the history row of one nightly refresh write.

@@ -138,7 +138,10 @@ func upsertRound(ctx context.Context, tx pgx.Tx, round []loans.CreditLineUpdate,
 	score, pd := make([]float64, n), make([]float64, n)
 	var history []loans.CreditLineChange
 	for i, u := range round {
-		if delinquent, ok := lifted[u.MerchantID]; ok {
+		// The lift of a stale-data freeze is a change of the line even when
+		// nothing else is, so it is recorded.
+		delinquent, unfreeze := lifted[u.MerchantID]
+		if unfreeze {
 			o := existing[u.MerchantID]
 			if delinquent {
 				sum.StaleToDelinquency++
@@ -181,7 +184,7 @@ func upsertRound(ctx context.Context, tx pgx.Tx, round []loans.CreditLineUpdate,
 		default:
 			sum.Unchanged++
 		}
-		if l != o.limit || int64(u.APR) != o.apr || u.Grade != o.grade || u.Score != o.score || u.PD != o.pd ||
+		if unfreeze || l != o.limit || int64(u.APR) != o.apr || u.Grade != o.grade || u.Score != o.score || u.PD != o.pd ||
 			reasons[i] != o.reasons || u.ModelID != o.model || u.AsOf != o.asOf {
 			history = append(history, loans.RefreshChange(u, at, change, o.limit, l, o.drawn, loans.Rate(o.apr), guard))
 		}

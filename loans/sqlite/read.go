@@ -82,8 +82,10 @@ func (s *Store) UpsertCreditLines(ctx context.Context, lines []loans.CreditLineU
 			case err != nil:
 				return nil, internal(err, "read credit line")
 			}
-			if status == string(loans.LineFrozen) && frozenReason == loans.FrozenByStaleData {
-				// Fresh data for a line frozen for want of it.
+			// Fresh data for a line frozen for want of it: the lift is a
+			// change of the line even when nothing else is, so it is recorded.
+			lifted := status == string(loans.LineFrozen) && frozenReason == loans.FrozenByStaleData
+			if lifted {
 				delinquent, err := liftStaleFreeze(tx, u.MerchantID, now)
 				if err != nil {
 					return nil, err
@@ -116,7 +118,7 @@ func (s *Store) UpsertCreditLines(ctx context.Context, lines []loans.CreditLineU
 				sum.Unchanged++
 			}
 			// Every line the refresh changes is recorded in its history.
-			if limit != oldLimit || int64(u.APR) != oldAPR || u.Grade != oldGrade || u.Score != oldScore || u.PD != oldPD ||
+			if lifted || limit != oldLimit || int64(u.APR) != oldAPR || u.Grade != oldGrade || u.Score != oldScore || u.PD != oldPD ||
 				string(reasons) != oldReasons || u.ModelID != oldModel || u.AsOf != oldAsOf {
 				c := loans.RefreshChange(u, at, change, oldLimit, limit, drawn, loans.Rate(oldAPR), guard)
 				if _, err := insertHistory(tx, &c); err != nil {
