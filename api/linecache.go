@@ -94,6 +94,11 @@ func (lc *lineCache) put(l loans.CreditLine) {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
 	k := lc.key(l.MerchantID)
+	if lineSizeFloor(l) > maxLineEntry { // refused before it grows the arena
+		delete(lc.cur.idx, k)
+		delete(lc.old.idx, k)
+		return
+	}
 	if lc.cur.idx == nil || len(lc.cur.idx) >= MaxCachedLines/2 || len(lc.cur.arena) >= maxLineArena {
 		lc.old, lc.cur = lc.cur, lineGen{idx: make(map[uint64]lineSpan)}
 	}
@@ -167,6 +172,18 @@ func appendLine(b []byte, l loans.CreditLine) (_ []byte, ok bool) {
 	return appendLineStr(b, string(t)), err == nil
 }
 
+// lineSizeFloor is at most the size of l's encoding (every string's bytes
+// and a byte for each reason's length): a line above maxLineEntry by it is
+// refused without being appended, which would leave the arena's backing
+// array as large as it for the generation's life.
+func lineSizeFloor(l loans.CreditLine) int {
+	n := len(l.MerchantID) + len(l.Currency) + len(l.Grade) + len(l.ModelID) + len(l.AsOf) + len(l.Status) + len(l.FrozenReason)
+	for _, r := range l.Reasons {
+		n += 1 + len(r)
+	}
+	return n
+}
+
 func appendLineStr(b []byte, s string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
@@ -226,7 +243,9 @@ func decodeLine(b []byte) (loans.CreditLine, bool) {
 	for _, p := range [...]*string{&l.MerchantID, &l.Currency, &l.Grade, &l.ModelID, &l.AsOf, (*string)(&l.Status), &l.FrozenReason} {
 		*p = r.str()
 	}
-	if n := r.uvarint(); n > 0 && n <= uint64(len(b)) {
+	if n := r.uvarint(); n > uint64(len(b)-r.i)+1 { // each reason takes a byte at least
+		r.bad = true
+	} else if n > 0 {
 		l.Reasons = make([]string, n-1)
 		for i := range l.Reasons {
 			l.Reasons[i] = r.str()

@@ -22,8 +22,10 @@ package loans
 //	on the balance left after installment 2).
 
 import (
+	"reflect"
 	"testing"
 
+	"github.com/lendhq/lend"
 	"pgregory.net/rapid"
 )
 
@@ -157,7 +159,8 @@ func reviewClone(s *State) *State {
 // BUG (the EINTERNAL above). TestReviewCarryAnyPaymentUpToThePayoff: on every
 // kind of term loan, with close of business run or not, payments on random
 // days — often exactly a due date, of random amounts, the installment
-// amount, or the principal outstanding + 0.01 — never fail, keep the
+// amount, or the principal outstanding + 0.01 — never fail (but once the
+// loan is past an unclosed charge-off day: reviewRefusedPastChargeOff), keep the
 // schedule covering the balance, and paying X then the payoff the same day
 // costs exactly the payoff (the payoff then closes the loan).
 func TestReviewCarryAnyPaymentUpToThePayoff(t *testing.T) {
@@ -176,6 +179,9 @@ func TestReviewCarryAnyPaymentUpToThePayoff(t *testing.T) {
 					closed = closed.AddDate(0, 0, 1)
 					reviewEOD(s, closed)
 				}
+			}
+			if reviewRefusedPastChargeOff(t, s, on) {
+				return
 			}
 			q := s.Payoff(on)
 			amount := rapid.OneOf(rapid.Int64Range(1, q.TotalMinor), rapid.Just(q.TotalMinor),
@@ -203,6 +209,44 @@ func TestReviewCarryAnyPaymentUpToThePayoff(t *testing.T) {
 			checkScheduleCoversBalance(t, s, "after paying "+FormatMinor(amount)+" on "+on.Format(DateLayout))
 		}
 	})
+}
+
+// reviewRefusedPastChargeOff reports whether the loan reaches the charge-off
+// threshold on a day before on that close of business has not closed (the
+// oldest unpaid installment ChargeOffDPD days past due; reviewEOD does not
+// charge off). Repay then refuses any payment by design (engine.go: close of
+// business charges the loan off first, the payment is then a recovery), so
+// the random walk ends there; it checks that refusal: ECONFLICT, on exactly
+// that day, s unchanged. Generating such a payment was the flake of rapid
+// seed 12138975114287688595: 100.00 at 0% in two daily installments due
+// 2026-01-02 and 01-03, paid 0.01 ×3 then 50.00 on 04-10 and 05-19 (the
+// penalty taking its share), so installment 2 is unpaid and 180 days past
+// due on 07-02 (28+28+31+30+31+30+2 days); the payment on 07-03 was refused
+// as the product means it to be.
+func reviewRefusedPastChargeOff(t *rapid.T, s *State, on Date) bool {
+	_, _, off, err := s.caughtUp(on)
+	if err != nil || off.IsZero() {
+		return false
+	}
+	p, _ := s.Policy.WithDefaults()
+	oldest := -1
+	for i := range s.Installments {
+		if !s.Installments[i].Paid() {
+			oldest = i
+			break
+		}
+	}
+	if oldest < 0 || !off.Equal(s.Installments[oldest].DueDate.AddDate(0, 0, p.ChargeOffDPD)) || !off.Before(on) {
+		t.Fatalf("charge-off day %s for a payment on %s, want the oldest unpaid installment's due date + %d days", off.Format(DateLayout), on.Format(DateLayout), p.ChargeOffDPD)
+	}
+	before := reviewClone(s)
+	if _, err := s.Repay(s.Payoff(on).TotalMinor, on); lend.ErrorCode(err) != lend.ECONFLICT {
+		t.Fatalf("paying on %s past the unclosed charge-off day %s: %v, want ECONFLICT", on.Format(DateLayout), off.Format(DateLayout), err)
+	}
+	if !reflect.DeepEqual(s, before) {
+		t.Fatalf("a refused payment changed the loan: %+v, was %+v", s.Loan, before.Loan)
+	}
+	return true
 }
 
 // checkLaterInstallmentsEarnOnTheirBalance (a BUG on da554b5, money lost;
