@@ -91,14 +91,15 @@ func currencySQL(col, want string) string {
 // data it reads (an operator typing --out tx.csv for the input tx.csv). It
 // runs before anything is written. Paths are compared cleaned and absolute,
 // and with os.SameFile when both exist, which catches symlinks and hard
-// links.
-func checkOutputPaths(inputs []*inputFile, out, rejects string) error {
+// links. defaultRejects says rejects is the default (out + ".rejects.csv"),
+// which the operator never typed, so the error says where it comes from.
+func checkOutputPaths(inputs []*inputFile, out, rejects string, defaultRejects bool) error {
 	type named struct{ flag, path string }
 	outs := []named{{"out", out}, {"rejects", rejects}}
 	for _, o := range outs {
 		for _, in := range inputs {
 			if samePath(o.path, in.Path) {
-				return lend.FieldErrorf(o.flag, "%s is the input file %s (--tx): refusing to overwrite an input", o.path, in.Path)
+				return outputIsInput(o.flag, o.path, in, o.flag == "rejects" && defaultRejects)
 			}
 		}
 	}
@@ -106,6 +107,24 @@ func checkOutputPaths(inputs []*inputFile, out, rejects string) error {
 		return lend.FieldErrorf("rejects", "%s is the --out file %s: the rejects and the features need two files", rejects, out)
 	}
 	return nil
+}
+
+// outputIsInput is the error of an output (flag, path) that is the input
+// in. A file matched by a --tx glob is most often an earlier run's output
+// written beside its inputs (--tx 'data/*.csv' --out data/features.csv, run
+// twice): it is still refused, not skipped, since a mistyped --out naming
+// real transactions must not be overwritten; the error names the pattern
+// and the way out.
+func outputIsInput(flag, path string, in *inputFile, dflt bool) error {
+	what := path
+	if dflt {
+		what += " (the default rejects file, --out + .rejects.csv)"
+	}
+	if in.Pattern == "" {
+		return lend.FieldErrorf(flag, "%s is the input file %s (--tx): refusing to overwrite an input", what, in.Path)
+	}
+	return lend.FieldErrorf(flag, "%s is the input file %s (matched by --tx %q: an earlier run's output?): refusing to overwrite an input; "+
+		"narrow the pattern, or move the file away and give --%s a path the pattern does not match", what, in.Path, in.Pattern, flag)
 }
 
 // samePath reports whether a and b name the same file.

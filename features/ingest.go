@@ -58,6 +58,10 @@ type inputFile struct {
 	Path     string
 	Format   format
 	HasBuyer bool
+	// Pattern is the --tx glob that matched the file, "" when it was
+	// named: an output refused for being an input says which (--out in
+	// the globbed directory, found again as an input on the next run).
+	Pattern string
 	// colTypes maps a Parquet column (lower-cased name) to its DuckDB type.
 	colTypes map[string]string
 	colNames map[string]string // lower-cased → name as in the file
@@ -73,7 +77,8 @@ func resolveInputs(paths []string) ([]*inputFile, error) {
 	var out []*inputFile
 	for _, p := range paths {
 		var matches []string
-		if strings.ContainsAny(p, "*?[") {
+		glob := strings.ContainsAny(p, "*?[")
+		if glob {
 			m, err := filepath.Glob(p)
 			if err != nil {
 				return nil, lend.FieldErrorf("tx", "bad glob %q: %v", p, err)
@@ -114,7 +119,11 @@ func resolveInputs(paths []string) ([]*inputFile, error) {
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, &inputFile{Path: m, Format: f})
+			in := &inputFile{Path: m, Format: f}
+			if glob {
+				in.Pattern = p
+			}
+			out = append(out, in)
 			if len(out) > MaxInputFiles {
 				return nil, lend.Errorf(lend.ETOOLARGE, "tx: more than %d input files", MaxInputFiles)
 			}
@@ -317,7 +326,10 @@ func csvHeader(in *inputFile) (map[string]int, int, error) {
 	if tooLong {
 		return nil, 0, lend.Errorf(lend.EINVALID, "tx: %s: header longer than %d bytes", in.Path, MaxLineBytes)
 	}
-	names, err := splitCSVLine(text)
+	// A UTF-8 byte order mark (Excel's "CSV UTF-8") goes before the
+	// split: left in, it stands before an opening quote, which then reads
+	// as a quote inside an unquoted field.
+	names, err := splitCSVLine(bytes.TrimPrefix(text, []byte("\ufeff")))
 	if err != nil {
 		return nil, 0, lend.Errorf(lend.EINVALID, "tx: %s line 1 (header): %v", in.Path, err)
 	}
@@ -436,13 +448,15 @@ func stageCSV(ctx context.Context, app *duckdb.Appender, in *inputFile, currency
 			}
 			reason = notUTF8Reason(&text, in.HasBuyer)
 		}
-		var curReason driver.Value
-		if c, ok := col(fields, "currency").(string); ok && reason == "" {
-			curReason = currencyValue(c, currency)
-		}
 		if reason != "" {
 			err = app.AppendRow(in.Path, lineNo, nil, nil, nil, nil, nil, raw, reason)
 		} else {
+			// Only now are there nCols fields: a short or malformed line
+			// has no currency field to read (it has its reason already).
+			var curReason driver.Value
+			if c, ok := col(fields, "currency").(string); ok {
+				curReason = currencyValue(c, currency)
+			}
 			err = app.AppendRow(in.Path, lineNo, col(fields, "merchant_id"), col(fields, "ts"), col(fields, "amount"),
 				col(fields, "type"), col(fields, "buyer_id"), raw, curReason)
 		}

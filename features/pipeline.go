@@ -186,7 +186,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if rejects == "" {
 		rejects = opts.Out + ".rejects.csv"
 	}
-	if err := checkOutputPaths(inputs, opts.Out, rejects); err != nil {
+	if err := checkOutputPaths(inputs, opts.Out, rejects, opts.Rejects == ""); err != nil {
 		return nil, err
 	}
 	db, err := OpenDB(opts.Threads, opts.MemoryLimit, opts.TempDir)

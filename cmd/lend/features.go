@@ -30,9 +30,11 @@ func newFeaturesCmd() *cobra.Command {
 invalid rows to a rejects CSV (source file, line, reason, raw row), and writes one
 row per merchant with at least one sale before --as-of: merchant_id, as_of, then
 every registry feature (see --list). Only transactions with ts < as-of count.
-Amounts are in --currency (the active model's policy currency): a row whose
-currency column names another is rejected; an empty one is --currency.
---out and --rejects must not be an input file, nor each other.
+Amounts are in --currency (default USD, not read from the model: give the
+active model's policy currency): a row whose currency column names another is
+rejected; an empty one is --currency.
+--out and --rejects must not be an input file, nor each other: a --tx glob that
+matches an earlier run's output (or its default OUT.rejects.csv) is refused.
 --out is .parquet, .csv, or .duckdb (table "features").`,
 		Example: `  lend features --list
   lend features --tx 'data/tx-*.csv.gz' --as-of 2024-01-01 --out features.parquet --rejects rejects.csv`,
