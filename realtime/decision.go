@@ -57,7 +57,11 @@ func (s *Service) DailyIncreaseBound(limitMinor int64) int64 {
 // merchant's limit falls to what is drawn, otherwise the assessed limit.
 func lineUpdate(eng *scoring.Engine, prev *loans.CreditLine, f *scoring.Features, asOf string) (loans.CreditLineUpdate, error) {
 	var u loans.CreditLineUpdate
-	mer := &scoring.Merchant{ID: prev.MerchantID, Features: f, ExposureMinor: prev.DrawnMinor, Delinquent: prev.Status == loans.LineFrozen}
+	// A line frozen for stale data is no evidence of a past-due loan: the
+	// assessment must not give such a merchant the reason "delinquent".
+	// The line stays frozen either way (RefreshLine keeps a frozen line).
+	delinquent := prev.Status == loans.LineFrozen && prev.FrozenReason != loans.FrozenByStaleData
+	mer := &scoring.Merchant{ID: prev.MerchantID, Features: f, ExposureMinor: prev.DrawnMinor, Delinquent: delinquent}
 	st := string(prev.Status)
 	if prev.Status == loans.LineClosed {
 		st = scoring.LineDeclined
