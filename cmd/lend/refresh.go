@@ -23,6 +23,7 @@ func newRefreshCmd() *cobra.Command {
 	var featPath, tx, asOf, modelPath string
 	var asJSON bool
 	var batch, staleDays int
+	var staleShare float64
 	cmd := &cobra.Command{
 		Use:   "refresh-limits [--features FILE | --tx PATH --as-of DATE] [--model FILE] [--stale-after-days N] [--json]",
 		Short: "Nightly batch: score every merchant and refresh its credit line",
@@ -42,14 +43,21 @@ before the run's is FROZEN for stale data (frozen_reason stale_data): limit and
 drawn amount kept, no new draws (stale_frozen, with its own WARNING). A
 stale-frozen merchant back in the features file is assessed and unfrozen
 (unfrozen), unless delinquent: then its line stays frozen, for delinquency.
-The exit status stays 0.`,
+A run that would freeze more than --stale-max-share of the open lines (default
+0.10, and always at least 10 lines) freezes none: that many merchants missing
+at once is most likely an incomplete features file, not merchants going dark.
+It says so in a WARNING (stale_withheld with --json); once the feed is checked,
+re-run with --stale-max-share 1 to freeze them. The exit status stays 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if staleDays < 0 || staleDays > pipeline.MaxStaleAfterDays {
 				return lend.FieldErrorf("stale-after-days", "must be between 0 and %d, got %d", pipeline.MaxStaleAfterDays, staleDays)
 			}
 			dsn := dbDSN(cmd)
-			opt := pipeline.RefreshOptions{AsOf: asOf, BatchSize: batch, StaleAfterDays: &staleDays}
+			if !(staleShare > 0 && staleShare <= 1) {
+				return lend.FieldErrorf("stale-max-share", "must be more than 0 and at most 1, got %v", staleShare)
+			}
+			opt := pipeline.RefreshOptions{AsOf: asOf, BatchSize: batch, StaleAfterDays: &staleDays, StaleMaxShare: staleShare}
 			switch {
 			case tx != "" && featPath != "":
 				return lend.FieldErrorf("features", "give --features or --tx, not both")
@@ -98,6 +106,8 @@ The exit status stays 0.`,
 	f.IntVar(&batch, "batch", pipeline.DefaultRefreshBatch, fmt.Sprintf("credit lines per store transaction (1..%d)", pipeline.MaxRefreshBatch))
 	f.IntVar(&staleDays, "stale-after-days", pipeline.DefaultStaleAfterDays,
 		fmt.Sprintf("freeze an active line missing from the features file whose as-of is more than N days old (0..%d)", pipeline.MaxStaleAfterDays))
+	f.Float64Var(&staleShare, "stale-max-share", pipeline.DefaultStaleMaxShare,
+		fmt.Sprintf("freeze none when more than this share of the open lines (and more than %d) would be frozen for stale data (0 < share <= 1; 1: no guard)", pipeline.StaleGuardFloor))
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	return cmd
 }
@@ -121,6 +131,17 @@ func warnNotRefreshed(w io.Writer, sum pipeline.RefreshSummary, staleDays int) {
 	fmt.Fprintf(w, "WARNING: %d open credit %s (active or frozen) %s not refreshed: the merchant is not in the features file, so the line keeps the limit, grade and as-of of an earlier run (%s)\n",
 		sum.NotRefreshed, lines, were, which)
 	warnStaleFrozen(w, sum, staleDays)
+	warnStaleWithheld(w, sum, staleDays)
+}
+
+// warnStaleWithheld tells the operator that the stale-data freezes were not
+// made because there were too many of them for a real night's churn.
+func warnStaleWithheld(w io.Writer, sum pipeline.RefreshSummary, staleDays int) {
+	if sum.StaleWithheld == 0 {
+		return
+	}
+	fmt.Fprintf(w, "WARNING: %d active credit lines have had no features for more than %d days, more than --stale-max-share of the open lines allows: NONE was frozen. So many merchants missing at once usually means an incomplete features file; check the feed, then re-run with --stale-max-share 1 to freeze them\n",
+		sum.StaleWithheld, staleDays)
 }
 
 // warnStaleFrozen names, apart from the lines merely not refreshed, the lines

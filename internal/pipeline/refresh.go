@@ -55,6 +55,17 @@ const (
 	DefaultStaleAfterDays = 3
 	// MaxStaleAfterDays bounds RefreshOptions.StaleAfterDays (a year).
 	MaxStaleAfterDays = 365
+	// DefaultStaleMaxShare is the largest share of the open lines one run
+	// freezes for stale data. Merchants go dark a few at a time; a run that
+	// would freeze more is most likely reading an incomplete features file
+	// (a feed outage, a partial export), and freezing a tenth of the book on
+	// that evidence would stop good merchants' credit. Such a run freezes
+	// none and says so (RefreshSummary.StaleWithheld); an operator who has
+	// checked the feed re-runs with a share of 1.
+	DefaultStaleMaxShare = 0.10
+	// StaleGuardFloor is the number of freezes a run may always make,
+	// whatever the share: in a small book a few merchants are many percent.
+	StaleGuardFloor = 10
 )
 
 // MerchantIDs is a short list of merchant ids, the used slots first and the
@@ -91,6 +102,11 @@ type RefreshOptions struct {
 	// whose as-of is more than this many days before the run's: 0 freezes
 	// at the first missed night. A pointer because 0 is a real setting.
 	StaleAfterDays *int
+	// StaleMaxShare (0 < share <= 1; DefaultStaleMaxShare when 0) bounds
+	// the stale-data freezes of one run: when more than
+	// max(StaleGuardFloor, share × open lines) lines are stale, none is
+	// frozen (StaleWithheld counts them). 1 turns the guard off.
+	StaleMaxShare float64
 }
 
 // RefreshSummary counts what a refresh did. Every scored merchant falls in
@@ -134,6 +150,11 @@ type RefreshSummary struct {
 	// limit just assessed). A stale-frozen merchant found delinquent stays
 	// frozen, for delinquency, and is counted in Frozen, not here.
 	Unfrozen int `json:"unfrozen"`
+	// StaleWithheld counts the stale lines this run did NOT freeze because
+	// they were more than RefreshOptions.StaleMaxShare of the open lines (and
+	// more than StaleGuardFloor): most likely an incomplete features file.
+	// 0 when the freezes were made.
+	StaleWithheld int `json:"stale_withheld"`
 }
 
 // RefreshLimits scores every merchant of the features file with the engine's
@@ -162,6 +183,13 @@ func RefreshLimits(ctx context.Context, opt RefreshOptions) (RefreshSummary, err
 	}
 	if staleDays < 0 || staleDays > MaxStaleAfterDays {
 		return sum, lend.FieldErrorf("stale-after-days", "must be between 0 and %d, got %d", MaxStaleAfterDays, staleDays)
+	}
+	staleShare := opt.StaleMaxShare
+	if staleShare == 0 {
+		staleShare = DefaultStaleMaxShare
+	}
+	if !(staleShare > 0 && staleShare <= 1) { // NaN too
+		return sum, lend.FieldErrorf("stale-max-share", "must be more than 0 and at most 1, got %v", staleShare)
 	}
 	batch := opt.BatchSize
 	if batch == 0 {
@@ -203,6 +231,7 @@ func RefreshLimits(ctx context.Context, opt RefreshOptions) (RefreshSummary, err
 	if err != nil {
 		return sum, err
 	}
+	openLines := countOpen(prev) // before the loop below deletes the merchants it sees
 	var updates []loans.CreditLineUpdate
 	asOf := opt.AsOf
 	err = readFeatures(ctx, opt.Features, numericInputs(m), func(row int, id, rowAsOf string, f *scoring.Features) error {
@@ -245,7 +274,11 @@ func RefreshLimits(ctx context.Context, opt RefreshOptions) (RefreshSummary, err
 	}
 	sum.AsOf = asOf
 	sum.NotRefreshed, sum.NotRefreshedIDs = notRefreshed(prev)
-	if err := freezeStale(ctx, opt.Store, staleLines(prev, asOf, staleDays), batch, &sum); err != nil {
+	stale := staleLines(prev, asOf, staleDays)
+	if len(stale) > staleGuard(openLines, staleShare) {
+		sum.StaleWithheld, stale = len(stale), nil
+	}
+	if err := freezeStale(ctx, opt.Store, stale, batch, &sum); err != nil {
 		return sum, err
 	}
 	for start := 0; start < len(updates); start += batch {
@@ -308,6 +341,23 @@ func staleLines(left map[string]*loans.CreditLine, asOf string, days int) []loan
 	}
 	slices.SortFunc(out, func(a, b loans.StaleLine) int { return strings.Compare(a.MerchantID, b.MerchantID) })
 	return out
+}
+
+// countOpen counts the open (active or frozen) lines of lines.
+func countOpen(lines map[string]*loans.CreditLine) int {
+	n := 0
+	for _, l := range lines {
+		if l.Status == loans.LineActive || l.Status == loans.LineFrozen {
+			n++
+		}
+	}
+	return n
+}
+
+// staleGuard is the most stale-data freezes one run makes among open
+// lines: share of them rounded down, but never fewer than StaleGuardFloor.
+func staleGuard(open int, share float64) int {
+	return max(StaleGuardFloor, int(math.Floor(share*float64(open))))
 }
 
 // freezeStale freezes lines in batches and counts in sum what the store
