@@ -80,6 +80,10 @@ re-run with --stale-max-share 1 to freeze them. The exit status stays 0.`,
 			opt.Engine, opt.Store = eng, st
 			sum, err := pipeline.RefreshLimits(cmd.Context(), opt)
 			if err != nil {
+				// Freezes are written before the limits: if a limit batch
+				// then fails, the operator still learns which lines froze
+				// (a re-run would not count them again).
+				warnStaleFrozen(cmd.ErrOrStderr(), sum, staleDays)
 				return err
 			}
 			// The warning goes to stderr in both modes (stdout stays the
