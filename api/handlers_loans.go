@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -40,8 +41,8 @@ const (
 	ReasonFullyDrawn     = "limit_fully_drawn"
 	ReasonAboveAvailable = "amount_above_available"
 	// ReasonNoRecentSales follows ReasonLineFrozen when the line is frozen
-	// for stale data: the merchant learns that missing sales data, not a
-	// late payment, stops the credit.
+	// for stale data and no loan is past due (decisionLine): the merchant
+	// learns that missing sales data, not a late payment, stops the credit.
 	ReasonNoRecentSales = "no_recent_sales_data"
 )
 
@@ -269,7 +270,11 @@ func (s *Server) decideAndStore(c echo.Context, req applicationRequest) (app loa
 		if err != nil {
 			return app, nil, stored, err
 		}
-		if app, sched, err = s.decideApplication(req, line, found); err != nil {
+		dl, err := s.decisionLine(ctx, line, found)
+		if err != nil {
+			return app, nil, stored, err
+		}
+		if app, sched, err = s.decideApplication(req, dl, found); err != nil {
 			return app, nil, stored, err
 		}
 		cmd := storeCmd(c, req.MerchantID)
@@ -281,6 +286,35 @@ func (s *Server) decideAndStore(c echo.Context, req applicationRequest) (app loa
 			continue
 		}
 		return app, sched, stored, err
+	}
+}
+
+// decisionLine is line as the decision reads it: a stale-data freeze hides
+// a delinquency that fell after it (close of business freezes active lines
+// only), so the line of a merchant with a loan past due is decided as frozen
+// for delinquency, not told that sales data would lift the freeze. line
+// itself stays the stored one (the store compares it). Only a stale-frozen
+// line costs a loans read.
+func (s *Server) decisionLine(ctx context.Context, line loans.CreditLine, found bool) (loans.CreditLine, error) {
+	if !found || line.Status != loans.LineFrozen || line.FrozenReason != loans.FrozenByStaleData {
+		return line, nil
+	}
+	cursor := ""
+	for {
+		page, next, err := s.cfg.Loans.ListLoans(ctx, loans.LoanFilter{MerchantID: line.MerchantID, Cursor: cursor, Limit: loans.MaxPageSize})
+		if err != nil {
+			return line, err
+		}
+		for _, l := range page {
+			if (l.Status == loans.LoanActive && l.DPD > 0) || (l.Status == loans.LoanChargedOff && l.RecoveredMinor < l.ChargedOffMinor) {
+				line.FrozenReason = loans.FrozenByDelinquency
+				return line, nil
+			}
+		}
+		if next == "" || len(page) == 0 {
+			return line, nil
+		}
+		cursor = next
 	}
 }
 

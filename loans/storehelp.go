@@ -69,7 +69,7 @@ func frozenWhy(l CreditLine) string {
 	case l.FrozenReason == FrozenByDelinquency:
 		return " (delinquency: a loan is past due; the freeze is lifted at the close of business after no loan is past due)"
 	case l.FrozenReason == FrozenByStaleData:
-		return " (stale_data: no recent sales data; the nightly refresh lifts the freeze once the merchant's sales data arrives again)"
+		return " (stale_data: no recent sales data; the nightly refresh lifts the freeze once the merchant's sales data arrives again, unless a loan is past due)"
 	case l.FrozenReason != "":
 		return " (" + l.FrozenReason + ")"
 	}

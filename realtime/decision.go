@@ -24,7 +24,11 @@ func (s *Service) redecide(ctx context.Context, eng *scoring.Engine, res *Ingest
 	if err != nil {
 		return err
 	}
-	u, err := lineUpdate(eng, &line, &scoring.Features{Num: row.Num(), Str: map[string]string{}}, res.FeaturesAsOf)
+	delinquent, err := s.delinquent(ctx, &line)
+	if err != nil {
+		return err
+	}
+	u, err := lineUpdate(eng, &line, &scoring.Features{Num: row.Num(), Str: map[string]string{}}, res.FeaturesAsOf, delinquent)
 	if err != nil {
 		return err
 	}
@@ -55,12 +59,9 @@ func (s *Service) DailyIncreaseBound(limitMinor int64) int64 {
 // lineUpdate is the nightly refresh's rule (scoring.RefreshLine) applied to
 // one merchant's fresh assessment: a frozen line stays frozen, an ineligible
 // merchant's limit falls to what is drawn, otherwise the assessed limit.
-func lineUpdate(eng *scoring.Engine, prev *loans.CreditLine, f *scoring.Features, asOf string) (loans.CreditLineUpdate, error) {
+// delinquent (from s.delinquent) is whether the merchant has a loan past due.
+func lineUpdate(eng *scoring.Engine, prev *loans.CreditLine, f *scoring.Features, asOf string, delinquent bool) (loans.CreditLineUpdate, error) {
 	var u loans.CreditLineUpdate
-	// A line frozen for stale data is no evidence of a past-due loan: the
-	// assessment must not give such a merchant the reason "delinquent".
-	// The line stays frozen either way (RefreshLine keeps a frozen line).
-	delinquent := prev.Status == loans.LineFrozen && prev.FrozenReason != loans.FrozenByStaleData
 	mer := &scoring.Merchant{ID: prev.MerchantID, Features: f, ExposureMinor: prev.DrawnMinor, Delinquent: delinquent}
 	st := string(prev.Status)
 	if prev.Status == loans.LineClosed {
@@ -86,6 +87,36 @@ func lineUpdate(eng *scoring.Engine, prev *loans.CreditLine, f *scoring.Features
 		}
 	}
 	return u, nil
+}
+
+// delinquent reports whether line's merchant is delinquent. A freeze for
+// delinquency says so; a freeze for stale data says nothing either way
+// (close of business does not re-freeze such a line when a loan falls past
+// due), so the loans decide, by the predicate close of business freezes on,
+// as the nightly refresh does.
+func (s *Service) delinquent(ctx context.Context, line *loans.CreditLine) (bool, error) {
+	if line.Status != loans.LineFrozen {
+		return false, nil
+	}
+	if line.FrozenReason != loans.FrozenByStaleData {
+		return true, nil
+	}
+	cursor := ""
+	for {
+		page, next, err := s.cfg.Loans.ListLoans(ctx, loans.LoanFilter{MerchantID: line.MerchantID, Cursor: cursor, Limit: loans.MaxPageSize})
+		if err != nil {
+			return false, err
+		}
+		for _, l := range page {
+			if (l.Status == loans.LoanActive && l.DPD > 0) || (l.Status == loans.LoanChargedOff && l.RecoveredMinor < l.ChargedOffMinor) {
+				return true, nil
+			}
+		}
+		if next == "" || len(page) == 0 {
+			return false, nil
+		}
+		cursor = next
+	}
 }
 
 // reasonCodes lists the policy reasons then the score's key factors, each once.

@@ -80,10 +80,7 @@ re-run with --stale-max-share 1 to freeze them. The exit status stays 0.`,
 			opt.Engine, opt.Store = eng, st
 			sum, err := pipeline.RefreshLimits(cmd.Context(), opt)
 			if err != nil {
-				// Freezes are written before the limits: if a limit batch
-				// then fails, the operator still learns which lines froze
-				// (a re-run would not count them again).
-				warnStaleFrozen(cmd.ErrOrStderr(), sum, staleDays)
+				warnRefreshFailed(cmd.ErrOrStderr(), sum, staleDays)
 				return err
 			}
 			// The warning goes to stderr in both modes (stdout stays the
@@ -138,14 +135,24 @@ func warnNotRefreshed(w io.Writer, sum pipeline.RefreshSummary, staleDays int) {
 	warnStaleWithheld(w, sum, staleDays)
 }
 
+// warnRefreshFailed warns, for a run that failed, of the stale-data freezes
+// it wrote: they are written before the limits, so a limit batch failing
+// afterwards leaves them, and a re-run would not count them again. The
+// not-refreshed warning comes first: the FROZEN one says "of those".
+func warnRefreshFailed(w io.Writer, sum pipeline.RefreshSummary, staleDays int) {
+	if sum.StaleFrozen > 0 {
+		warnNotRefreshed(w, sum, staleDays)
+	}
+}
+
 // warnStaleWithheld tells the operator that the stale-data freezes were not
 // made because there were too many of them for a real night's churn.
 func warnStaleWithheld(w io.Writer, sum pipeline.RefreshSummary, staleDays int) {
 	if sum.StaleWithheld == 0 {
 		return
 	}
-	fmt.Fprintf(w, "WARNING: %d active credit lines have had no features for more than %d days, more than --stale-max-share of the open lines allows: NONE was frozen. So many merchants missing at once usually means an incomplete features file; check the feed, then re-run with --stale-max-share 1 to freeze them\n",
-		sum.StaleWithheld, staleDays)
+	fmt.Fprintf(w, "WARNING: %d active credit lines have had no features for more than %d days, more than one run may freeze (%d, or --stale-max-share of the open lines if that is more): NONE was frozen. So many merchants missing at once usually means an incomplete features file; check the feed, then re-run with --stale-max-share 1 to freeze them\n",
+		sum.StaleWithheld, staleDays, pipeline.StaleGuardFloor)
 }
 
 // warnStaleFrozen names, apart from the lines merely not refreshed, the lines

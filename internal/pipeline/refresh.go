@@ -356,8 +356,11 @@ func countOpen(lines map[string]*loans.CreditLine) int {
 
 // staleGuard is the most stale-data freezes one run makes among open
 // lines: share of them rounded down, but never fewer than StaleGuardFloor.
+// The product is nudged up by a relative 1e-9 before the floor: the share is
+// a decimal the operator typed, and 0.29 × 100 is 28.999999999999996 in
+// binary, which must allow 29.
 func staleGuard(open int, share float64) int {
-	return max(StaleGuardFloor, int(math.Floor(share*float64(open))))
+	return max(StaleGuardFloor, int(math.Floor(share*float64(open)*(1+1e-9))))
 }
 
 // freezeStale freezes lines in batches and counts in sum what the store
