@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lendhq/lend"
 	"github.com/lendhq/lend/internal/pipeline"
 	"github.com/lendhq/lend/loans"
 	"github.com/lendhq/lend/realtime"
@@ -20,6 +21,13 @@ import (
 // issuing the demo keys. It warns when the demo merchant key's merchant has
 // no approved line, naming one that has.
 func bootstrapDemo(ctx context.Context, dataDir string, ls loans.Store, out io.Writer) error {
+	return bootstrapDemoSize(ctx, dataDir, ls, 0, out)
+}
+
+// bootstrapDemoSize is bootstrapDemo building a new portfolio of merchants
+// merchants (0: pipeline.DemoMerchants; --demo-merchants); a data directory
+// already built is reused at its own size, with a note when a size was asked.
+func bootstrapDemoSize(ctx context.Context, dataDir string, ls loans.Store, merchants int, out io.Writer) error {
 	rt, err := realtimeStoreFor(ctx, ls)
 	if err != nil {
 		return err
@@ -27,9 +35,12 @@ func bootstrapDemo(ctx context.Context, dataDir string, ls loans.Store, out io.W
 	if rt != nil {
 		defer closeRealtimeStore(rt)
 	}
-	res, err := pipeline.Demo(ctx, pipeline.DemoOptions{DataDir: dataDir, Out: out, MerchantID: demoMerchantID, Store: ls, Realtime: rt})
+	res, err := pipeline.Demo(ctx, pipeline.DemoOptions{DataDir: dataDir, Out: out, MerchantID: demoMerchantID, Store: ls, Realtime: rt, Merchants: merchants})
 	if err != nil {
 		return err
+	}
+	if res.Reused && merchants != 0 {
+		fmt.Fprintf(out, "lend: demo: note: --demo-merchants %d ignored: %s already holds a built demo (a new size needs a new data directory)\n", merchants, dataDir)
 	}
 	if !res.MerchantApproved {
 		fmt.Fprintf(out, "lend: demo: note: merchant %s has no approved credit line (first approved merchant: %q)\n", demoMerchantID, res.FirstApproved)
@@ -98,4 +109,16 @@ func demoTopUpLoop(ctx context.Context, ticks <-chan time.Time, topUp func(now t
 // demoTopUp tops the demo merchant's history up to the eve of now.
 func demoTopUp(ctx context.Context, dataDir string, rt realtime.Store, now time.Time) error {
 	return pipeline.TopUpDemo(ctx, pipeline.DemoOptions{DataDir: dataDir, MerchantID: demoMerchantID, Realtime: rt, Now: now})
+}
+
+// checkDemoMerchants validates a given --demo-merchants before the slow
+// build: only with --demo, and within what the demo builds.
+func checkDemoMerchants(merchants int, demo bool) error {
+	switch {
+	case !demo:
+		return lend.FieldErrorf("demo-merchants", "applies only with --demo")
+	case merchants < 1 || merchants > pipeline.MaxDemoMerchants:
+		return lend.FieldErrorf("demo-merchants", "must be between 1 and %d, got %d", pipeline.MaxDemoMerchants, merchants)
+	}
+	return nil
 }

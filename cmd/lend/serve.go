@@ -14,6 +14,7 @@ import (
 	"github.com/lendhq/lend/api"
 	"github.com/lendhq/lend/auth"
 	"github.com/lendhq/lend/internal/logbuf"
+	"github.com/lendhq/lend/internal/pipeline"
 	"github.com/lendhq/lend/scoring/fsregistry"
 	"github.com/spf13/cobra"
 )
@@ -37,6 +38,7 @@ func newServeCmd() *cobra.Command {
 	var (
 		addr     string
 		demo     bool
+		demoSize int
 		rate     float64
 		burst    int
 		logJSON  bool
@@ -51,6 +53,11 @@ func newServeCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			dsn := dbDSN(cmd)
+			if cmd.Flags().Changed("demo-merchants") {
+				if err := checkDemoMerchants(demoSize, demo); err != nil {
+					return err
+				}
+			}
 			// Log lines are buffered (a write system call per access line
 			// cost ≈ 2% of a decision's CPU); warnings and errors are
 			// flushed at once, the rest within logbuf.DefaultFlushEvery,
@@ -103,7 +110,7 @@ func newServeCmd() *cobra.Command {
 			if demo {
 				// The demo portfolio (merchants, features, model, credit
 				// lines) goes into the database served; later starts reuse it.
-				if err := bootstrapDemo(ctx, dataDir(cmd), loanStore, cmd.ErrOrStderr()); err != nil {
+				if err := bootstrapDemoSize(ctx, dataDir(cmd), loanStore, demoSize, cmd.ErrOrStderr()); err != nil {
 					return err
 				}
 				if err := demoBootstrap(cmd, store); err != nil {
@@ -162,6 +169,7 @@ func newServeCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&addr, "addr", api.DefaultAddr, "listen address")
 	cmd.Flags().BoolVar(&demo, "demo", false, "bootstrap an empty data directory with a demo portfolio (synthetic merchants, features, model, credit lines) and demo keys")
+	cmd.Flags().IntVar(&demoSize, "demo-merchants", 0, fmt.Sprintf("with --demo: merchants in a new demo portfolio (1..%d; default %d); a data directory already built keeps its size", pipeline.MaxDemoMerchants, pipeline.DemoMerchants))
 	cmd.Flags().Float64Var(&rate, "rate", api.DefaultRatePerSecond, "per-key request rate limit (requests/s)")
 	cmd.Flags().IntVar(&burst, "burst", api.DefaultRateBurst, "per-key burst")
 	cmd.Flags().BoolVar(&logJSON, "log-json", false, "write logs as JSON lines")

@@ -6,12 +6,21 @@
 //	lendload -url http://127.0.0.1:8080 -keys lend-data/demo-keys.txt -scenario decision -c 20 -n 30000
 //	lendload ... -scenario decision -rate 5000 -c 64      # open loop: p99 at a fixed offered rate
 //	lendload ... -rate 5000 -c 64 -latencies lat.csv     # and every request's timing, to see when the slow ones fell
+//	lendload ... -scenario decision -merchants 500 -service-key "$(lend keys create --role service)"  # over 500 merchants
 //
 // Scenarios: healthz (GET /healthz, the ceiling: no key, no store), creditline
 // (GET the merchant's line), decision (POST /v1/applications, each with its
 // own Idempotency-Key: a durable decision), repayment (POST 0.01 repayments on
 // one loan it applies for and accepts first), or custom (-method, -path,
 // -body, -H).
+//
+// A decision run with -merchants N > 1 exercises the API's per-merchant
+// caches: it lists the merchants with an active credit line with the officer
+// key (GET /v1/credit-lines), takes the first N by merchant id, and sends
+// request i for merchant i mod N with a service key (a merchant key applies
+// only for its own merchant; officers move no money). `lend serve --demo
+// --demo-merchants M` builds a portfolio that large; `lend keys create --role
+// service` issues the key.
 package main
 
 import (
@@ -42,10 +51,12 @@ func (h *headers) Set(v string) error { *h = append(*h, v); return nil }
 
 type options struct {
 	url, keysFile, key, merchant, scenario string
+	officerKey, serviceKey                 string
 	method, path, body                     string
 	latencies                              string
 	header                                 headers
 	conns, requests, amountMinor, termMths int
+	merchants                              int
 	rate                                   float64
 	asJSON                                 bool
 }
@@ -61,9 +72,12 @@ func run(args []string, out io.Writer) error {
 	var o options
 	fs := flag.NewFlagSet("lendload", flag.ContinueOnError)
 	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "base URL of the API")
-	fs.StringVar(&o.keysFile, "keys", "", "demo keys file (lend-data/demo-keys.txt): the merchant key and id")
+	fs.StringVar(&o.keysFile, "keys", "", "demo keys file (lend-data/demo-keys.txt): the merchant key and id, the officer key (and a LEND_SERVICE_KEY= line if added)")
 	fs.StringVar(&o.key, "key", os.Getenv("LEND_MERCHANT_KEY"), "merchant API key (else from -keys)")
 	fs.StringVar(&o.merchant, "merchant", os.Getenv("LEND_MERCHANT_ID"), "merchant id (else from -keys)")
+	fs.StringVar(&o.officerKey, "officer-key", os.Getenv("LEND_OFFICER_KEY"), "decision -merchants > 1: officer key listing the credit lines (else from -keys)")
+	fs.StringVar(&o.serviceKey, "service-key", os.Getenv("LEND_SERVICE_KEY"), "decision -merchants > 1: service key applying for them (else LEND_SERVICE_KEY= in -keys; lend keys create --role service)")
+	fs.IntVar(&o.merchants, "merchants", 1, fmt.Sprintf("decision: spread the applications over this many merchants with an active line, the first by id (1..%d; 1: the -merchant alone)", maxMerchants))
 	fs.StringVar(&o.scenario, "scenario", "decision", "healthz | creditline | decision | repayment | custom")
 	fs.StringVar(&o.method, "method", "GET", "custom: method")
 	fs.StringVar(&o.path, "path", "/healthz", "custom: path")
@@ -85,6 +99,12 @@ func run(args []string, out io.Writer) error {
 	u, err := url.Parse(o.url)
 	if err != nil || u.Scheme != "http" || u.Host == "" {
 		return fmt.Errorf("-url %q: want http://host:port", o.url)
+	}
+	if o.merchants < 1 || o.merchants > maxMerchants {
+		return fmt.Errorf("-merchants %d: want 1 to %d", o.merchants, maxMerchants)
+	}
+	if o.merchants > 1 && o.scenario != "decision" {
+		return fmt.Errorf("-merchants applies to the decision scenario only, not %q", o.scenario)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -120,12 +140,16 @@ func run(args []string, out io.Writer) error {
 // print writes the result as a line or, with -json, as one JSON object.
 func (o *options) print(out io.Writer, res loadgen.Result) error {
 	if o.asJSON {
-		return json.NewEncoder(out).Encode(map[string]any{"scenario": o.scenario, "connections": o.conns,
+		return json.NewEncoder(out).Encode(map[string]any{"scenario": o.scenario, "merchants": o.merchants, "connections": o.conns,
 			"requests": res.Requests, "failures": res.Failures, "first_failure": res.FirstFailure, "statuses": res.Statuses,
 			"elapsed_s": res.Elapsed.Seconds(), "per_second": res.PerSecond,
 			"offered": res.Offered, "p50_ms": ms(res.P50), "p90_ms": ms(res.P90), "p99_ms": ms(res.P99), "send_late_p99_ms": ms(res.SendLateP99), "p99_from_send_ms": ms(res.P99FromSend), "max_ms": ms(res.Max)})
 	}
-	_, err := fmt.Fprintf(out, "%s, %d connections: %v\n", o.scenario, o.conns, res)
+	scenario := o.scenario
+	if o.merchants > 1 {
+		scenario += fmt.Sprintf(" over %d merchants", o.merchants)
+	}
+	_, err := fmt.Fprintf(out, "%s, %d connections: %v\n", scenario, o.conns, res)
 	return err
 }
 
@@ -157,8 +181,9 @@ func writeSamples(path string, samples []loadgen.Sample) error {
 	return nil
 }
 
-// readKeys fills the key and merchant from the demo keys file's
-// LEND_MERCHANT_KEY= and LEND_MERCHANT_ID= lines.
+// readKeys fills the keys and merchant not given otherwise from the demo
+// keys file's LEND_MERCHANT_KEY=, LEND_MERCHANT_ID=, LEND_OFFICER_KEY= and
+// LEND_SERVICE_KEY= lines.
 func (o *options) readKeys() error {
 	if o.keysFile == "" {
 		return nil
@@ -177,6 +202,10 @@ func (o *options) readKeys() error {
 			o.key = value
 		case name == "LEND_MERCHANT_ID" && o.merchant == "":
 			o.merchant = value
+		case name == "LEND_OFFICER_KEY" && o.officerKey == "":
+			o.officerKey = value
+		case name == "LEND_SERVICE_KEY" && o.serviceKey == "":
+			o.serviceKey = value
 		}
 	}
 	return sc.Err()
@@ -200,6 +229,9 @@ func (o *options) config(ctx context.Context, addr string) (loadgen.Config, erro
 		c.Path, c.Header = "/v1/merchants/"+url.PathEscape(o.merchant)+"/credit-line", []string{bearer}
 		return c, needKey()
 	case "decision":
+		if o.merchants > 1 {
+			return o.manyMerchants(ctx, c, keyPrefix)
+		}
 		if err := needKey(); err != nil {
 			return c, err
 		}

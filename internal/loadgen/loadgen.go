@@ -29,6 +29,9 @@ const (
 	MaxConnections = 4_096
 	MaxRate        = 1_000_000 // requests/s
 	MaxBodyBytes   = 1 << 20   // request body
+	// MaxBodies bounds Config.Bodies: one per merchant of a many-merchant
+	// run (cmd/lendload -merchants).
+	MaxBodies = 100_000
 	// MaxHeaderBytes bounds a response's status line and headers.
 	MaxHeaderBytes = 64 << 10
 	// MaxResponseBodyBytes bounds a response body (read and discarded).
@@ -49,6 +52,11 @@ type Config struct {
 	// Header holds extra request header lines, each "Name: value".
 	Header []string
 	Body   []byte
+	// Bodies, when set, gives request i the body Bodies[i % len(Bodies)],
+	// each with its own Content-Length (at most MaxBodies, each at most
+	// MaxBodyBytes); Body must then be empty. A run over many merchants
+	// sends each a request in turn.
+	Bodies [][]byte
 	// KeyHeader, when set, gives request i the header KeyHeader: KeyPrefix+i
 	// (a distinct Idempotency-Key per request).
 	KeyHeader, KeyPrefix string
@@ -123,8 +131,17 @@ func (c *Config) validate() error {
 		return fmt.Errorf("loadgen: rate must be between 0 and %d requests/s", MaxRate)
 	case len(c.Body) > MaxBodyBytes:
 		return fmt.Errorf("loadgen: body of %d bytes exceeds %d", len(c.Body), MaxBodyBytes)
+	case len(c.Bodies) > 0 && len(c.Body) > 0:
+		return errors.New("loadgen: body and bodies are exclusive")
+	case len(c.Bodies) > MaxBodies:
+		return fmt.Errorf("loadgen: %d bodies exceed %d", len(c.Bodies), MaxBodies)
 	case c.Path == "" || c.Path[0] != '/':
 		return fmt.Errorf("loadgen: path %q must start with /", c.Path)
+	}
+	for i, b := range c.Bodies {
+		if len(b) > MaxBodyBytes {
+			return fmt.Errorf("loadgen: body %d of %d bytes exceeds %d", i, len(b), MaxBodyBytes)
+		}
 	}
 	for _, h := range append(append([]string{c.Method, c.Path, c.KeyHeader, c.KeyPrefix}, c.Header...), c.Addr) {
 		for i := 0; i < len(h); i++ {
@@ -237,7 +254,7 @@ func (r *run) worker(ctx context.Context, capHint int, open *openLoopTimes, samp
 		conn.Close()
 		conn = nil
 	}
-	buf := make([]byte, 0, len(r.head)+64+len(r.cfg.Body))
+	buf := make([]byte, 0, len(r.head)+64+max(len(r.cfg.Body), longest(r.cfg.Bodies)))
 	defer func() {
 		if conn != nil {
 			hangUp()
@@ -334,7 +351,8 @@ func requestHead(cfg Config) []byte {
 	for _, h := range cfg.Header {
 		b = append(append(b, h...), "\r\n"...)
 	}
-	if len(cfg.Body) > 0 || cfg.Method == "POST" || cfg.Method == "PUT" || cfg.Method == "PATCH" {
+	// With Bodies each request's length follows its key (request).
+	if len(cfg.Bodies) == 0 && (len(cfg.Body) > 0 || cfg.Method == "POST" || cfg.Method == "PUT" || cfg.Method == "PATCH") {
 		b = fmt.Appendf(b, "Content-Length: %d\r\n", len(cfg.Body))
 	}
 	if cfg.KeyHeader != "" {
@@ -343,14 +361,29 @@ func requestHead(cfg Config) []byte {
 	return b
 }
 
-// request appends request i's bytes to b.
+// request appends request i's bytes to b: with Bodies, its Content-Length
+// line and body are appended here (no allocation: strconv.AppendInt).
 func (r *run) request(b []byte, i int) []byte {
 	b = append(b, r.head...)
 	if r.cfg.KeyHeader != "" {
 		b = append(strconv.AppendInt(b, int64(i), 10), "\r\n"...)
 	}
+	body := r.cfg.Body
+	if n := len(r.cfg.Bodies); n > 0 {
+		body = r.cfg.Bodies[i%n]
+		b = append(strconv.AppendInt(append(b, "Content-Length: "...), int64(len(body)), 10), "\r\n"...)
+	}
 	b = append(b, "\r\n"...)
-	return append(b, r.cfg.Body...)
+	return append(b, body...)
+}
+
+// longest is the length of the longest of bodies (0 for none).
+func longest(bodies [][]byte) int {
+	n := 0
+	for _, b := range bodies {
+		n = max(n, len(b))
+	}
+	return n
 }
 
 // percentile is the nearest-rank percentile of sorted: the smallest value
