@@ -299,23 +299,11 @@ func (s *Server) decisionLine(ctx context.Context, line loans.CreditLine, found 
 	if !found || line.Status != loans.LineFrozen || line.FrozenReason != loans.FrozenByStaleData {
 		return line, nil
 	}
-	cursor := ""
-	for {
-		page, next, err := s.cfg.Loans.ListLoans(ctx, loans.LoanFilter{MerchantID: line.MerchantID, Cursor: cursor, Limit: loans.MaxPageSize})
-		if err != nil {
-			return line, err
-		}
-		for _, l := range page {
-			if (l.Status == loans.LoanActive && l.DPD > 0) || (l.Status == loans.LoanChargedOff && l.RecoveredMinor < l.ChargedOffMinor) {
-				line.FrozenReason = loans.FrozenByDelinquency
-				return line, nil
-			}
-		}
-		if next == "" || len(page) == 0 {
-			return line, nil
-		}
-		cursor = next
+	delinquent, err := loans.MerchantDelinquent(ctx, s.cfg.Loans, line.MerchantID)
+	if delinquent {
+		line.FrozenReason = loans.FrozenByDelinquency
 	}
+	return line, err
 }
 
 // decideApplication takes the decision on req against the merchant's credit

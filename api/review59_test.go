@@ -19,7 +19,7 @@ import (
 // freeze (it freezes active lines only). An application must not be
 // declined with no_recent_sales_data, which tells m_B that sending sales
 // data will lift the freeze: the nightly refresh keeps it frozen, for
-// delinquency (pipeline.merchantDelinquent). It is declined line_frozen,
+// delinquency (loans.MerchantDelinquent). It is declined line_frozen,
 // as on a delinquency freeze.
 func TestReview59StaleFrozenDelinquentApplication(t *testing.T) {
 	e := newLoansEnv(t)

@@ -4,6 +4,7 @@ package loans
 // domain rules that must not differ between them.
 
 import (
+	"context"
 	"encoding/base64"
 	"strings"
 	"time"
@@ -131,4 +132,33 @@ func TermLoanFromOffer(app Application, line CreditLine, merchantID string, poli
 		l.Grade = line.Grade
 	}
 	return l, sched, nil
+}
+
+// LoanLister is the part of a Store that MerchantDelinquent reads.
+type LoanLister interface {
+	ListLoans(ctx context.Context, f LoanFilter) (loans []Loan, next string, err error)
+}
+
+// MerchantDelinquent reports whether merchantID has a loan past due, or
+// charged off and not fully recovered: the predicate close of business
+// freezes a line on. A line frozen for stale data hides it (close of
+// business freezes only active lines), so the nightly refresh, the real-time
+// re-decision and the application decision read it from the loans.
+func MerchantDelinquent(ctx context.Context, st LoanLister, merchantID string) (bool, error) {
+	cursor := ""
+	for {
+		page, next, err := st.ListLoans(ctx, LoanFilter{MerchantID: merchantID, Cursor: cursor, Limit: MaxPageSize})
+		if err != nil {
+			return false, err
+		}
+		for _, l := range page {
+			if (l.Status == LoanActive && l.DPD > 0) || (l.Status == LoanChargedOff && l.RecoveredMinor < l.ChargedOffMinor) {
+				return true, nil
+			}
+		}
+		if next == "" || len(page) == 0 {
+			return false, nil
+		}
+		cursor = next
+	}
 }

@@ -101,22 +101,7 @@ func (s *Service) delinquent(ctx context.Context, line *loans.CreditLine) (bool,
 	if line.FrozenReason != loans.FrozenByStaleData {
 		return true, nil
 	}
-	cursor := ""
-	for {
-		page, next, err := s.cfg.Loans.ListLoans(ctx, loans.LoanFilter{MerchantID: line.MerchantID, Cursor: cursor, Limit: loans.MaxPageSize})
-		if err != nil {
-			return false, err
-		}
-		for _, l := range page {
-			if (l.Status == loans.LoanActive && l.DPD > 0) || (l.Status == loans.LoanChargedOff && l.RecoveredMinor < l.ChargedOffMinor) {
-				return true, nil
-			}
-		}
-		if next == "" || len(page) == 0 {
-			return false, nil
-		}
-		cursor = next
-	}
+	return loans.MerchantDelinquent(ctx, s.cfg.Loans, line.MerchantID)
 }
 
 // reasonCodes lists the policy reasons then the score's key factors, each once.

@@ -17,7 +17,7 @@ import (
 // lines only), so the line's reason still says stale_data although m1 IS
 // delinquent. A real-time re-decision must assess m1 as delinquent (the
 // reason "delinquent" recorded), as the nightly refresh does from the loans
-// (pipeline.merchantDelinquent); before the fix it took the freeze reason
+// (loans.MerchantDelinquent); before the fix it took the freeze reason
 // alone and dropped the reason. Dates: loan 2025-01-02, 6 monthly
 // installments, the first due 2025-02-02; close of business through
 // 2025-03-15 leaves it past due.

@@ -252,7 +252,7 @@ func RefreshLimits(ctx context.Context, opt RefreshOptions) (RefreshSummary, err
 		delinquent := false
 		if staleFrozen(prev[id]) {
 			var derr error
-			if delinquent, derr = merchantDelinquent(ctx, opt.Store, id); derr != nil {
+			if delinquent, derr = loans.MerchantDelinquent(ctx, opt.Store, id); derr != nil {
 				return derr
 			}
 		}
@@ -297,28 +297,6 @@ func RefreshLimits(ctx context.Context, opt RefreshOptions) (RefreshSummary, err
 // staleFrozen reports whether l is frozen for want of fresh data.
 func staleFrozen(l *loans.CreditLine) bool {
 	return l != nil && l.Status == loans.LineFrozen && l.FrozenReason == loans.FrozenByStaleData
-}
-
-// merchantDelinquent reports whether the merchant has a loan past due or
-// charged off and not fully recovered: the predicate close of business
-// freezes on (a stale-data freeze hides it from the line's status).
-func merchantDelinquent(ctx context.Context, st loans.Store, id string) (bool, error) {
-	cursor := ""
-	for {
-		page, next, err := st.ListLoans(ctx, loans.LoanFilter{MerchantID: id, Cursor: cursor, Limit: loans.MaxPageSize})
-		if err != nil {
-			return false, err
-		}
-		for _, l := range page {
-			if (l.Status == loans.LoanActive && l.DPD > 0) || (l.Status == loans.LoanChargedOff && l.RecoveredMinor < l.ChargedOffMinor) {
-				return true, nil
-			}
-		}
-		if next == "" || len(page) == 0 {
-			return false, nil
-		}
-		cursor = next
-	}
 }
 
 // staleLines are the lines of left (open lines the features file missed)
