@@ -120,15 +120,7 @@ func warnNotRefreshed(w io.Writer, sum pipeline.RefreshSummary, staleDays int) {
 	if sum.NotRefreshed == 0 {
 		return
 	}
-	ids := sum.NotRefreshedIDs.List()
-	which := strings.Join(ids, ", ")
-	if sum.NotRefreshed > len(ids) {
-		which = fmt.Sprintf("first %d in id order: %s", len(ids), which)
-	}
-	lines, were := "lines", "were"
-	if sum.NotRefreshed == 1 {
-		lines, were = "line", "was"
-	}
+	lines, were, which := countedIDs(sum.NotRefreshed, sum.NotRefreshedIDs)
 	fmt.Fprintf(w, "WARNING: %d open credit %s (active or frozen) %s not refreshed: the merchant is not in the features file, so the line keeps the limit, grade and as-of of an earlier run (%s)\n",
 		sum.NotRefreshed, lines, were, which)
 	warnStaleFrozen(w, sum, staleDays)
@@ -161,17 +153,24 @@ func warnStaleFrozen(w io.Writer, sum pipeline.RefreshSummary, staleDays int) {
 	if sum.StaleFrozen == 0 {
 		return
 	}
-	ids := sum.StaleFrozenIDs.List()
-	which := strings.Join(ids, ", ")
-	if sum.StaleFrozen > len(ids) {
-		which = fmt.Sprintf("first %d in id order: %s", len(ids), which)
-	}
-	lines, were := "lines", "were"
-	if sum.StaleFrozen == 1 {
-		lines, were = "line", "was"
-	}
+	lines, were, which := countedIDs(sum.StaleFrozen, sum.StaleFrozenIDs)
 	fmt.Fprintf(w, "WARNING: of those, %d credit %s %s FROZEN for stale data (frozen_reason stale_data): no features for more than %d days, so no new draws until the merchant is back in the features file (%s)\n",
 		sum.StaleFrozen, lines, were, staleDays, which)
+}
+
+// countedIDs words a warning about n lines whose first ids are ids: "line"
+// or "lines", "was" or "were", and the ids (said to be the first ones in id
+// order when n is more than listed).
+func countedIDs(n int, ids pipeline.MerchantIDs) (lines, were, which string) {
+	list := ids.List()
+	which = strings.Join(list, ", ")
+	if n > len(list) {
+		which = fmt.Sprintf("first %d in id order: %s", len(list), which)
+	}
+	if n == 1 {
+		return "line", "was", which
+	}
+	return "lines", "were", which
 }
 
 // refreshEngine is the model the nightly refresh scores with: --model when
