@@ -2,13 +2,11 @@ package realtime_test
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/lendhq/lend/loans"
-	"github.com/lendhq/lend/realtime"
 )
 
 // TestReview59StaleFrozenButDelinquent: m1's line is frozen for stale data
@@ -22,14 +20,8 @@ import (
 // installments, the first due 2025-02-02; close of business through
 // 2025-03-15 leaves it past due.
 func TestReview59StaleFrozenButDelinquent(t *testing.T) {
-	clock := &benchClock{t: time.Date(2025, 3, 31, 12, 0, 0, 0, time.UTC)}
-	var got seen
-	svc, ls, st := openService(t, filepath.Join(t.TempDir(), "lend.db"), clock, &got)
-	ctx := context.Background()
-	apr, _ := loans.ParseRate("apr", "0.18")
-	if _, err := ls.UpsertCreditLines(ctx, []loans.CreditLineUpdate{{MerchantID: "m1", Currency: "USD", LimitMinor: 500_000, APR: apr, Grade: "B", ModelID: "seed", AsOf: "2024-12-20"}}); err != nil {
-		t.Fatal(err)
-	}
+	e := newStaleEnv(t, "2024-12-20")
+	ctx, ls, apr := context.Background(), e.ls, e.apr
 	app, err := ls.CreateApplication(ctx, loans.Cmd{MerchantID: "m1", IdempotencyKey: "app"},
 		loans.Application{Currency: "USD", AmountMinor: 300_000, TermPeriods: 6, Decision: loans.DecisionApproved,
 			Offer: &loans.Offer{AmountMinor: 300_000, APR: apr, TermPeriods: 6}})
@@ -49,14 +41,7 @@ func TestReview59StaleFrozenButDelinquent(t *testing.T) {
 	if l, _ := ls.CreditLine(ctx, "m1"); l.FrozenReason != loans.FrozenByStaleData {
 		t.Fatalf("after close of business: %+v; want still stale_data", l)
 	}
-	seedDailySales(t, st, clock, 120)
-	if _, err := svc.Ingest(ctx, "m1", "k1", "h1", []realtime.Transaction{{TS: "2025-03-31T11:00:00Z", Amount: "30.00", Type: "sale", BuyerID: "b1"}}); err != nil {
-		t.Fatal(err)
-	}
-	l, err := ls.CreditLine(ctx, "m1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := e.ingestAndRead(t)
 	if l.Status != loans.LineFrozen || l.AsOf != "2025-04-01" {
 		t.Fatalf("line after a real-time re-decision: %+v; want frozen, as-of 2025-04-01", l)
 	}
